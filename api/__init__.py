@@ -1,0 +1,1 @@
+"""Edges to the outside: wire protocol, REST routes, WebSocket routes."""

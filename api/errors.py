@@ -1,0 +1,44 @@
+"""JSON error bodies for REST: ``{"error": {"code", "message"}}`` with the right HTTP status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _is_api_path() -> bool:
+    path = request.path
+    return path.startswith(("/api/", "/ws/", "/health", "/metrics"))
+
+
+def init_error_handlers(server: Flask) -> None:
+    @server.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> Any:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @server.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        # Dash pages keep Flask's HTML errors; API routes always answer JSON.
+        if not _is_api_path():
+            return exc
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 500, code, exc.description or exc.name or "error")

@@ -1,0 +1,330 @@
+"""The wire protocol: message and channel names, client-message decoding, and server-message encoding (orjson)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from feeds.models import Candle, InvalidInput, Quote, Tick, Timeframe, parse_symbol
+
+PROTOCOL_VERSION = 1
+
+
+class MessageType(str, Enum):
+    # client → server
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    PING = "ping"
+    REQUEST = "request"
+    AUTH = "auth"
+    # server → client
+    WELCOME = "welcome"
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    PONG = "pong"
+    ERROR = "error"
+    BATCH = "batch"
+    MARKET_DATA = "market_data"
+    TICK = "tick"
+    CANDLE_UPDATE = "candle_update"
+    FULL_UPDATE = "full_update"
+    SIGNAL = "signal"
+    IDEA = "idea"
+    PREPARED_PAYLOAD = "prepared_payload"
+    ORDER_UPDATE = "order_update"
+    TRADE = "trade"
+    POSITION = "position"
+    PERFORMANCE = "performance"
+    DASHBOARD_UPDATE = "dashboard_update"
+    ALERT = "alert"
+    AGENT_STATUS = "agent_status"
+
+
+class Channel(str, Enum):
+    MARKET_DATA = "market_data"
+    TICKS = "ticks"
+    CANDLES = "candles"
+    SIGNALS = "signals"
+    IDEAS = "ideas"
+    PAYLOADS = "payloads"
+    ORDERS = "orders"
+    TRADES = "trades"
+    POSITIONS = "positions"
+    PERFORMANCE = "performance"
+    DASHBOARD = "dashboard"
+    ALERTS = "alerts"
+
+
+# Channels that carry one symbol's data and cannot be subscribed without one.
+SYMBOL_CHANNELS = frozenset({Channel.MARKET_DATA, Channel.TICKS, Channel.CANDLES})
+# Channels that take an optional symbol filter (none = all symbols).
+OPTIONAL_SYMBOL_CHANNELS = frozenset({Channel.SIGNALS, Channel.IDEAS, Channel.PAYLOADS})
+
+
+class ErrorCode(str, Enum):
+    INVALID_JSON = "invalid_json"
+    UNKNOWN_TYPE = "unknown_type"
+    UNKNOWN_CHANNEL = "unknown_channel"
+    INVALID_SYMBOL = "invalid_symbol"
+    INVALID_TIMEFRAME = "invalid_timeframe"
+    TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
+    RATE_LIMITED = "rate_limited"
+    INVALID_MESSAGE = "invalid_message"
+
+
+class CloseCode(int, Enum):
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+
+
+# -- client messages ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolError:
+    code: ErrorCode
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """One subscription key: the channel, and the symbol/timeframe where the channel takes them."""
+
+    channel: Channel
+    symbol: str | None = None
+    timeframe: Timeframe | None = None
+
+    def ack_data(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel.value,
+            "symbol": self.symbol,
+            "timeframe": self.timeframe.value if self.timeframe else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    subscription: Subscription
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    subscription: Subscription
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    token: str
+
+
+ClientMessage = Subscribe | Unsubscribe | Ping | Request | Auth
+
+
+class _Envelope(BaseModel):
+    """Outer shape of any client message; unknown fields are ignored as PROTOCOL.md requires."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    data: dict[str, Any] | None = None
+    channel: Any = None
+    symbol: Any = None
+    timeframe: Any = None
+
+
+def parse_subscription(channel: Any, symbol: Any, timeframe: Any,
+                       default_timeframe: Timeframe = Timeframe.M1) -> Subscription | ProtocolError:
+    """Validate the (channel, symbol, timeframe) of a subscribe/unsubscribe; channel defaults to market_data."""
+    if channel is None:
+        channel = Channel.MARKET_DATA.value
+    try:
+        parsed_channel = Channel(channel) if isinstance(channel, str) else None
+    except ValueError:
+        parsed_channel = None
+    if parsed_channel is None:
+        names = ", ".join(c.value for c in Channel)
+        return ProtocolError(ErrorCode.UNKNOWN_CHANNEL, f"unknown channel {channel!r}; channels: {names}")
+    parsed_symbol: str | None = None
+    if symbol is not None or parsed_channel in SYMBOL_CHANNELS:
+        if parsed_channel not in SYMBOL_CHANNELS and parsed_channel not in OPTIONAL_SYMBOL_CHANNELS:
+            parsed_symbol = None  # channels without symbols ignore one, as unknown fields are ignored
+        elif symbol is None:
+            return ProtocolError(ErrorCode.INVALID_SYMBOL, f"channel {parsed_channel.value!r} needs a symbol")
+        else:
+            try:
+                parsed_symbol = parse_symbol(symbol)
+            except InvalidInput as exc:
+                return ProtocolError(ErrorCode.INVALID_SYMBOL, exc.message)
+    parsed_timeframe: Timeframe | None = None
+    if parsed_channel is Channel.CANDLES:
+        try:
+            parsed_timeframe = default_timeframe if timeframe is None else Timeframe.parse(timeframe)
+        except InvalidInput as exc:
+            return ProtocolError(ErrorCode.INVALID_TIMEFRAME, exc.message)
+    return Subscription(parsed_channel, parsed_symbol, parsed_timeframe)
+
+
+def decode_client_message(raw: str | bytes) -> ClientMessage | ProtocolError:
+    """Decode one client frame into a typed message, or the error to send back. Never raises."""
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return ProtocolError(ErrorCode.INVALID_JSON, f"not valid JSON: {exc}")
+    if not isinstance(payload, dict):
+        return ProtocolError(ErrorCode.INVALID_MESSAGE, "a message must be a JSON object with a 'type'")
+    try:
+        envelope = _Envelope.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "message"
+        return ProtocolError(ErrorCode.INVALID_MESSAGE, f"{where}: {first['msg']}")
+    data = envelope.data or {}
+    kind = envelope.type
+    if kind in (MessageType.SUBSCRIBE.value, MessageType.UNSUBSCRIBE.value):
+        # Fields may sit in "data" (envelope form) or at the top level (flat form); data wins.
+        subscription = parse_subscription(
+            data.get("channel", envelope.channel),
+            data.get("symbol", envelope.symbol),
+            data.get("timeframe", envelope.timeframe),
+        )
+        if isinstance(subscription, ProtocolError):
+            return subscription
+        return Subscribe(subscription) if kind == MessageType.SUBSCRIBE.value else Unsubscribe(subscription)
+    if kind == MessageType.PING.value:
+        return Ping()
+    if kind == MessageType.REQUEST.value:
+        action = data.get("action", payload.get("action"))
+        if not isinstance(action, str) or not action:
+            return ProtocolError(ErrorCode.INVALID_MESSAGE, "request needs data.action (e.g. 'agent_status')")
+        return Request(action)
+    if kind == MessageType.AUTH.value:
+        token = data.get("token", payload.get("token"))
+        if not isinstance(token, str) or not token:
+            return ProtocolError(ErrorCode.INVALID_MESSAGE, "auth needs data.token")
+        return Auth(token)
+    known = "subscribe, unsubscribe, ping, request, auth"
+    return ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}; client types: {known}")
+
+
+# -- server messages ------------------------------------------------------------------------------------------------
+
+
+def iso_ms(t: float) -> str:
+    """ISO-8601 UTC with milliseconds and Z, as every timestamp on the wire."""
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _clean(value: float | None) -> float | None:
+    # NaN is not JSON; PROTOCOL.md says missing values are null.
+    if value is None or value != value:
+        return None
+    return value
+
+
+def candle_to_wire(candle: Candle) -> dict[str, Any]:
+    return {
+        "time": candle.time,
+        "open": candle.open,
+        "high": candle.high,
+        "low": candle.low,
+        "close": candle.close,
+        "volume": candle.volume,
+    }
+
+
+def quote_to_rest(quote: Quote) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "symbol": quote.symbol,
+        "price": _clean(quote.price),
+        "change": _clean(quote.change),
+        "change_percent": _clean(quote.change_percent),
+        "volume": _clean(quote.volume),
+        "bid": _clean(quote.bid),
+        "ask": _clean(quote.ask),
+        "timestamp": iso_ms(quote.timestamp),
+        "source": quote.source,
+    }
+    if quote.stale:
+        body["stale"] = True
+    return body
+
+
+def market_data(quote: Quote) -> dict[str, Any]:
+    return {
+        "symbol": quote.symbol,
+        "price": _clean(quote.price),
+        "bid": _clean(quote.bid),
+        "ask": _clean(quote.ask),
+        "spread": _clean(quote.spread),
+        "volume": _clean(quote.volume),
+        "change": _clean(quote.change),
+        "change_percent": _clean(quote.change_percent),
+        "source": quote.source,
+    }
+
+
+def tick_data(tick: Tick) -> dict[str, Any]:
+    spread = None if tick.bid is None or tick.ask is None else tick.ask - tick.bid
+    return {"symbol": tick.symbol, "bid": tick.bid, "ask": tick.ask, "spread": spread, "price": tick.price,
+            "volume": tick.volume}
+
+
+def candle_update(symbol: str, timeframe: Timeframe, candle: Candle) -> dict[str, Any]:
+    return {"symbol": symbol, "timeframe": timeframe.value, "candle": candle_to_wire(candle)}
+
+
+def full_update(symbol: str, timeframe: Timeframe, candle: Candle, signals: dict[str, Any]) -> dict[str, Any]:
+    return {"symbol": symbol, "timeframe": timeframe.value, "candle": candle_to_wire(candle), "signals": signals}
+
+
+def error_data(code: ErrorCode, message: str) -> dict[str, Any]:
+    return {"code": code.value, "message": message}
+
+
+def encode_envelope(
+    kind: MessageType,
+    data: Any,
+    channel: Channel | None = None,
+    timestamp: float | None = None,
+    **extra: Any,
+) -> bytes:
+    """One envelope message without its ``seq`` (added per connection by ``with_seq``)."""
+    message: dict[str, Any] = {
+        "type": kind.value,
+        "timestamp": iso_ms(time.time() if timestamp is None else timestamp),
+        "data": data,
+    }
+    if channel is not None:
+        message["channel"] = channel.value
+    message.update(extra)
+    return orjson.dumps(message)
+
+
+def with_seq(body: bytes, seq: int) -> bytes:
+    """Insert ``"seq": N`` into an encoded envelope, so one encoding is shared by every connection."""
+    return b'{"seq":%d,%s' % (seq, body[1:])
+
+
+def batch_frame(messages: list[bytes]) -> bytes:
+    return b'{"type":"batch","data":[' + b",".join(messages) + b"]}"
+
+
+def encode_flat(message: dict[str, Any]) -> bytes:
+    """A message of the flat seed dialects (no envelope, no seq)."""
+    return orjson.dumps(message)

@@ -1,0 +1,131 @@
+"""Tickstream entry point: ``create_app(settings)`` wires the feed, bus, API, WebSocket and Dash pages."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dash
+from flask import Flask
+
+from api.errors import init_error_handlers
+from api.rest import create_rest_blueprint
+from api.ws import Hub, init_websocket_routes
+from components.live_chart import register_live_chart_callbacks
+from components.shell import app_shell, register_shell_callbacks
+from feeds.bus import InProcessBus
+from feeds.live import LiveFeed
+from feeds.market import MarketService
+from feeds.simulated import SimulatedSource
+from feeds.source import MarketSource
+from settings import Settings, load_settings, parse_cli
+
+ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("tickstream")
+
+
+@dataclass
+class Services:
+    """Everything create_app built, kept on ``server.extensions["tickstream"]`` for pages and tests."""
+
+    settings: Settings
+    source: MarketSource
+    bus: InProcessBus
+    feed: LiveFeed
+    market: MarketService
+    hub: Hub
+
+    def health(self) -> tuple[dict[str, Any], int]:
+        feed_ok = self.feed.is_running
+        stats = self.feed.stats.snapshot()
+        status = "healthy" if feed_ok else "unhealthy"
+        body = {
+            "status": status,
+            "database": "not_configured",
+            "redis": "not_configured",
+            "agents": "not_configured",
+            "live_data": {
+                "status": "running" if feed_ok else "stopped",
+                "quotes_fetched": stats["quotes_fetched"],
+                "errors": stats["errors"],
+                "uptime": stats["uptime"],
+            },
+        }
+        return body, 200 if status != "unhealthy" else 503
+
+    def live_metrics(self) -> dict[str, Any]:
+        stats = self.feed.stats.snapshot()
+        return {
+            **stats,
+            "feed_running": self.feed.is_running,
+            "update_interval": self.feed.interval,
+            "symbols": list(self.feed.symbols),
+            "sources": [self.source.health()],
+            "bus": {"published": self.bus.published, "handler_errors": self.bus.handler_errors},
+            "websocket": self.hub.snapshot_stats(),
+        }
+
+
+def build_source(settings: Settings) -> MarketSource:
+    if settings.feed == "sim":
+        return SimulatedSource(seed=settings.seed)
+    raise SystemExit(f"feed {settings.feed!r} is not available yet; use --feed sim")
+
+
+def create_app(settings: Settings | None = None, start_feed: bool = True) -> dash.Dash:
+    """Build the whole application. The feed thread starts here (unless ``start_feed`` is False), not at import."""
+    settings = settings or load_settings()
+    server = Flask(__name__)
+    source = build_source(settings)
+    bus = InProcessBus()
+    feed = LiveFeed(source, bus, settings.symbols, interval=settings.update_interval,
+                    max_symbols=settings.max_tracked_symbols)
+    market = MarketService(source, feed)
+    hub = Hub(bus, feed, settings)
+    services = Services(settings, source, bus, feed, market, hub)
+    server.extensions["tickstream"] = services
+
+    init_error_handlers(server)
+    server.register_blueprint(create_rest_blueprint(market, services.health, services.live_metrics))
+    init_websocket_routes(server, hub, settings)
+
+    app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder=str(ROOT / "pages"),
+        assets_folder=str(ROOT / "assets"),
+        title="Tickstream",
+        suppress_callback_exceptions=True,
+        update_title=None,
+    )
+    app.layout = app_shell(settings.symbols)
+    register_shell_callbacks(app)
+    register_live_chart_callbacks(app)
+    if start_feed:
+        feed.start()
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = parse_cli(argv)
+    app = create_app(settings)
+    log.info("Tickstream on http://%s:%d (feed %s, symbols %s)", settings.host, settings.port, settings.feed,
+             ",".join(settings.symbols))
+    app.run(host=settings.host, port=settings.port, debug=settings.debug, threaded=True)
+
+
+def __getattr__(name: str) -> Any:
+    # ``server = app.server`` for gunicorn (``gunicorn app:server``), built on first access, not at import.
+    if name == "server":
+        return create_app().server
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""Market data: domain types, sources, candle building, the feed thread and the bus."""

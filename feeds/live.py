@@ -1,0 +1,267 @@
+"""The feed thread: polls the source for the tracked symbols, builds candles and publishes events on the bus."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from feeds.bus import InProcessBus
+from feeds.candles import CandleBuilder, CandleEvent
+from feeds.models import ALL_TIMEFRAMES, Candle, Period, Quote, Tick, Timeframe
+from feeds.source import MarketSource
+from feeds.stats import FeedStats
+
+log = logging.getLogger(__name__)
+
+
+class CandleCloseListener(Protocol):
+    """Called on the feed thread for every closed candle; returns (topic, event) pairs to publish (signals…)."""
+
+    def candle_closed(self, event: CandleEvent) -> list[tuple[str, Any]]: ...
+
+    def seed(self, symbol: str, timeframe: Timeframe, candles: list[Candle]) -> None: ...
+
+
+def market_topic(symbol: str) -> str:
+    return f"market_data.{symbol}"
+
+
+def tick_topic(symbol: str) -> str:
+    return f"ticks.{symbol}"
+
+
+def candle_topic(symbol: str, timeframe: Timeframe) -> str:
+    return f"candles.{symbol}.{timeframe.value}"
+
+
+class LiveFeed:
+    """Owns the source, the candle builder and the latest snapshots of every tracked symbol.
+
+    One thread (``tickstream-feed``) runs ``run_once`` every ``interval`` seconds under a supervisor that logs,
+    counts and restarts it after any exception (``SystemExit`` included: test servers raise it in every thread).
+    Builder and listener state is touched only by that thread; ``latest_quote``/``latest_candle`` read immutable
+    values from dicts that the feed thread replaces item by item, so readers need no lock.
+    """
+
+    def __init__(
+        self,
+        source: MarketSource,
+        bus: InProcessBus,
+        symbols: Iterable[str],
+        interval: float = 1.0,
+        timeframes: Iterable[Timeframe] = ALL_TIMEFRAMES,
+        listener: CandleCloseListener | None = None,
+        stats: FeedStats | None = None,
+        max_symbols: int = 200,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.source = source
+        self.bus = bus
+        self.interval = interval
+        self.timeframes = tuple(timeframes)
+        self.listener = listener
+        self.stats = stats or FeedStats(clock=clock)
+        self.max_symbols = max_symbols
+        self.clock = clock
+        self._builder = CandleBuilder(self.timeframes)
+        self._symbols: tuple[str, ...] = ()
+        self._pending: list[str] = list(dict.fromkeys(symbols))
+        self._pending_lock = threading.Lock()
+        self._quotes: dict[str, Quote] = {}
+        self._candles: dict[tuple[str, Timeframe], Candle] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()
+        self.iterations = 0
+
+    # -- snapshots (any thread) ---------------------------------------------------------------------------------
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        with self._pending_lock:
+            return self._symbols + tuple(s for s in self._pending if s not in self._symbols)
+
+    def latest_quote(self, symbol: str) -> Quote | None:
+        return self._quotes.get(symbol)
+
+    def latest_candle(self, symbol: str, timeframe: Timeframe) -> Candle | None:
+        return self._candles.get((symbol, timeframe))
+
+    def add_symbol(self, symbol: str) -> bool:
+        """Start tracking ``symbol`` from the next iteration; False when the symbol limit is reached."""
+        with self._pending_lock:
+            if symbol in self._symbols or symbol in self._pending:
+                return True
+            if len(self._symbols) + len(self._pending) >= self.max_symbols:
+                return False
+            self._pending.append(symbol)
+            return True
+
+    # -- thread management ----------------------------------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def start(self) -> None:
+        with self._thread_lock:
+            if self.is_running:
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._supervise, name="tickstream-feed", daemon=True)
+            self._thread.start()
+
+    def ensure_running(self) -> None:
+        """Bring the thread back if something killed it outright (counted as a restart)."""
+        if self._thread is not None and not self.is_running and not self._stop.is_set():
+            self.stats.record_restart("feed thread found dead; restarted")
+            log.warning("feed thread found dead; restarting")
+            self.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _supervise(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self._loop()
+                return
+            except BaseException as exc:  # noqa: BLE001 - the supervisor must survive SystemExit from test servers
+                if self._stop.is_set():
+                    return
+                failures += 1
+                self.stats.record_restart(f"{type(exc).__name__}: {exc}")
+                log.error("feed thread failed; restarting", exc_info=exc)
+                self._stop.wait(min(5.0, 0.05 * 2 ** min(failures, 7)))
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self.run_once()
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    # -- one iteration (feed thread, or a test) ---------------------------------------------------------------------
+
+    def run_once(self) -> None:
+        self._admit_pending()
+        newest = 0.0
+        for symbol in self._symbols:
+            try:
+                quote = self.source.quote(symbol)
+            except Exception as exc:
+                self.stats.record_error(f"{symbol}: {type(exc).__name__}: {exc}")
+                log.debug("quote for %s failed", symbol, exc_info=True)
+                continue
+            newest = max(newest, quote.timestamp)
+            self._on_quote(quote)
+        # Close candles of quiet symbols once their bucket has clearly ended (two intervals of grace).
+        if newest:
+            self._publish_candle_events(self._builder.close_due(newest - max(2 * self.interval, 2.0)))
+        self.iterations += 1
+
+    def _admit_pending(self) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        for symbol in pending:
+            if symbol in self._symbols:
+                continue
+            try:
+                quote = self.source.quote(symbol)
+            except Exception as exc:
+                self.stats.record_error(f"{symbol}: {type(exc).__name__}: {exc}")
+                log.warning("cannot start tracking %s: %s", symbol, exc)
+                continue
+            self._seed(symbol, quote)
+            with self._pending_lock:
+                self._symbols = (*self._symbols, symbol)
+
+    def _seed(self, symbol: str, quote: Quote) -> None:
+        self._quotes[symbol] = quote
+        for timeframe in self.timeframes:
+            candle = self._forming_candle(symbol, timeframe, quote.timestamp)
+            if candle is not None:
+                self._builder.seed(symbol, timeframe, candle, quote.timestamp)
+                self._candles[(symbol, timeframe)] = candle
+            if self.listener is not None:
+                self._seed_listener(symbol, timeframe, quote.timestamp)
+
+    def _seed_listener(self, symbol: str, timeframe: Timeframe, now: float) -> None:
+        assert self.listener is not None
+        try:
+            history = self.source.history(symbol, Period.parse(timeframe.default_period), timeframe)
+        except Exception as exc:
+            self.stats.record_error(f"{symbol} {timeframe.value} history: {exc}")
+            return
+        closed = [c for c in history if c.time + timeframe.seconds <= now]
+        self.listener.seed(symbol, timeframe, closed)
+
+    def _forming_candle(self, symbol: str, timeframe: Timeframe, t: float) -> Candle | None:
+        """The source's own view of the candle containing t, so live candles continue history exactly."""
+        exact = getattr(self.source, "forming_candle", None)
+        try:
+            if exact is not None:
+                candle: Candle = exact(symbol, timeframe, t)
+                return candle
+            recent = self.source.history(symbol, Period.parse("1d" if timeframe.seconds < 86_400 else "5d"),
+                                         timeframe, limit=1)
+        except Exception as exc:
+            self.stats.record_error(f"{symbol} {timeframe.value} seed: {exc}")
+            return None
+        if recent and recent[-1].time == timeframe.bucket_start(t):
+            return recent[-1]
+        return None
+
+    def _on_quote(self, quote: Quote) -> None:
+        symbol = quote.symbol
+        previous = self._quotes.get(symbol)
+        if previous is not None and quote.timestamp <= previous.timestamp:
+            return
+        volume = quote.volume - previous.volume if previous is not None else 0.0
+        if volume < 0:  # a new UTC day reset the day volume
+            volume = quote.volume
+        self._quotes[symbol] = quote
+        self.stats.record_quote(quote.timestamp)
+        tick = Tick(symbol, quote.timestamp, quote.price, quote.bid, quote.ask, volume)
+        self.bus.publish(market_topic(symbol), quote)
+        self.bus.publish(tick_topic(symbol), tick)
+        self._publish_candle_events(self._builder.apply(tick))
+
+    def _publish_candle_events(self, events: list[CandleEvent]) -> None:
+        closed = 0
+        for event in events:
+            if event.closed:
+                closed += 1
+                self.bus.publish(candle_topic(event.symbol, event.timeframe), event)
+                if self.listener is not None:
+                    for topic, extra in self.listener.candle_closed(event):
+                        self.bus.publish(topic, extra)
+                continue
+            if event.candle.time != self._candles.get((event.symbol, event.timeframe), event.candle).time:
+                event = self._reseed_new_candle(event)
+            self._candles[(event.symbol, event.timeframe)] = event.candle
+            self.bus.publish(candle_topic(event.symbol, event.timeframe), event)
+        if closed:
+            self.stats.record_closed(closed)
+
+    def _reseed_new_candle(self, event: CandleEvent) -> CandleEvent:
+        """A new bucket began: take the source's exact view of it (open at the bucket edge) when it has one."""
+        exact = getattr(self.source, "forming_candle", None)
+        if exact is None:
+            return event
+        try:
+            candle: Candle = exact(event.symbol, event.timeframe, event.event_time)
+        except Exception as exc:
+            self.stats.record_error(f"{event.symbol} reseed: {exc}")
+            return event
+        if candle.time != event.candle.time:
+            return event
+        self._builder.seed(event.symbol, event.timeframe, candle, event.event_time)
+        return CandleEvent(event.symbol, event.timeframe, candle, False, event.event_time)

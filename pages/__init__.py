@@ -1,0 +1,1 @@
+"""Thin Dash pages, each composed from components/."""

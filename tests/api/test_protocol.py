@@ -1,0 +1,118 @@
+"""Pure protocol tests: decoding every client message (good and malformed) and encoding server messages."""
+
+from __future__ import annotations
+
+import math
+
+import orjson
+import pytest
+
+from api import protocol as p
+from feeds.models import Candle, Quote, Timeframe
+
+SUB = p.Subscribe
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('{"type":"subscribe","data":{"channel":"market_data","symbol":"AAPL"}}',
+         SUB(p.Subscription(p.Channel.MARKET_DATA, "AAPL"))),
+        ('{"type":"subscribe","symbol":"aapl"}', SUB(p.Subscription(p.Channel.MARKET_DATA, "AAPL"))),
+        ('{"type":"subscribe","data":{"channel":"candles","symbol":"GC=F","timeframe":"60m"}}',
+         SUB(p.Subscription(p.Channel.CANDLES, "GC=F", Timeframe.H1))),
+        ('{"type":"subscribe","data":{"channel":"candles","symbol":"^GSPC"}}',
+         SUB(p.Subscription(p.Channel.CANDLES, "^GSPC", Timeframe.M1))),
+        ('{"type":"subscribe","data":{"channel":"ticks","symbol":"BTC-USD"},"extra":1}',
+         SUB(p.Subscription(p.Channel.TICKS, "BTC-USD"))),
+        ('{"type":"subscribe","data":{"channel":"signals"}}', SUB(p.Subscription(p.Channel.SIGNALS))),
+        ('{"type":"subscribe","data":{"channel":"signals","symbol":"msft"}}',
+         SUB(p.Subscription(p.Channel.SIGNALS, "MSFT"))),
+        ('{"type":"subscribe","data":{"channel":"dashboard","symbol":"AAPL"}}',
+         SUB(p.Subscription(p.Channel.DASHBOARD))),
+        ('{"type":"unsubscribe","data":{"channel":"market_data","symbol":"AAPL"}}',
+         p.Unsubscribe(p.Subscription(p.Channel.MARKET_DATA, "AAPL"))),
+        ('{"type":"unsubscribe","symbol":"AAPL"}', p.Unsubscribe(p.Subscription(p.Channel.MARKET_DATA, "AAPL"))),
+        ('{"type":"ping"}', p.Ping()),
+        ('{"type":"ping","data":{"nonce":5}}', p.Ping()),
+        ('{"type":"request","data":{"action":"agent_status"}}', p.Request("agent_status")),
+        ('{"type":"auth","data":{"token":"abc"}}', p.Auth("abc")),
+    ],
+)
+def test_decode_good_messages(raw: str, expected: p.ClientMessage) -> None:
+    assert p.decode_client_message(raw) == expected
+    assert p.decode_client_message(raw.encode()) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("not json", p.ErrorCode.INVALID_JSON),
+        ('{"type":"subscribe"', p.ErrorCode.INVALID_JSON),
+        ("", p.ErrorCode.INVALID_JSON),
+        ("[1,2]", p.ErrorCode.INVALID_MESSAGE),
+        ('"subscribe"', p.ErrorCode.INVALID_MESSAGE),
+        ("{}", p.ErrorCode.INVALID_MESSAGE),
+        ('{"type":5}', p.ErrorCode.INVALID_MESSAGE),
+        ('{"type":"subscribe","data":"AAPL"}', p.ErrorCode.INVALID_MESSAGE),
+        ('{"type":"hello"}', p.ErrorCode.UNKNOWN_TYPE),
+        ('{"type":"subscribe","data":{"channel":"news","symbol":"AAPL"}}', p.ErrorCode.UNKNOWN_CHANNEL),
+        ('{"type":"subscribe","data":{"channel":7,"symbol":"AAPL"}}', p.ErrorCode.UNKNOWN_CHANNEL),
+        ('{"type":"subscribe","data":{"channel":"market_data"}}', p.ErrorCode.INVALID_SYMBOL),
+        ('{"type":"subscribe","symbol":"A$PL"}', p.ErrorCode.INVALID_SYMBOL),
+        ('{"type":"subscribe","symbol":".AAPL"}', p.ErrorCode.INVALID_SYMBOL),
+        ('{"type":"subscribe","symbol":"ABCDEFGHIJKLMNOPQRSTU"}', p.ErrorCode.INVALID_SYMBOL),
+        ('{"type":"subscribe","symbol":123}', p.ErrorCode.INVALID_SYMBOL),
+        ('{"type":"subscribe","data":{"channel":"candles","symbol":"AAPL","timeframe":"2m"}}',
+         p.ErrorCode.INVALID_TIMEFRAME),
+        ('{"type":"subscribe","data":{"channel":"candles","symbol":"AAPL","timeframe":1}}',
+         p.ErrorCode.INVALID_TIMEFRAME),
+        ('{"type":"request","data":{}}', p.ErrorCode.INVALID_MESSAGE),
+        ('{"type":"auth","data":{"token":""}}', p.ErrorCode.INVALID_MESSAGE),
+    ],
+)
+def test_decode_malformed_messages(raw: str, code: p.ErrorCode) -> None:
+    result = p.decode_client_message(raw)
+    assert isinstance(result, p.ProtocolError)
+    assert result.code is code
+    assert result.message
+
+
+def test_envelope_with_seq_and_batch() -> None:
+    body = p.encode_envelope(p.MessageType.PONG, {}, timestamp=1_705_314_600.123)
+    first = orjson.loads(p.with_seq(body, 1))
+    assert first == {"seq": 1, "type": "pong", "timestamp": "2024-01-15T10:30:00.123Z", "data": {}}
+    second = orjson.loads(p.with_seq(body, 42))
+    assert second["seq"] == 42 and second["type"] == "pong"
+    frame = orjson.loads(p.batch_frame([p.with_seq(body, 3), p.with_seq(body, 4)]))
+    assert frame["type"] == "batch"
+    assert [m["seq"] for m in frame["data"]] == [3, 4]
+
+
+def test_channel_is_added_to_messages_that_belong_to_one() -> None:
+    candle = Candle(1_705_314_600, 1.0, 2.0, 0.5, 1.5, 10.0)
+    body = p.encode_envelope(p.MessageType.CANDLE_UPDATE, p.candle_update("AAPL", Timeframe.M5, candle),
+                             p.Channel.CANDLES, 1_705_314_601.0)
+    message = orjson.loads(p.with_seq(body, 1))
+    assert message["channel"] == "candles"
+    assert message["data"] == {
+        "symbol": "AAPL", "timeframe": "5m",
+        "candle": {"time": 1_705_314_600, "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 10.0},
+    }
+
+
+def test_market_data_shape_and_nan_becomes_null() -> None:
+    quote = Quote("AAPL", 101.0, 100.9, 101.1, 5000.0, 100.0, 1_705_314_600.0, "sim")
+    data = p.market_data(quote)
+    assert set(data) >= {"symbol", "price", "bid", "ask", "spread", "volume", "change", "change_percent"}
+    assert data["change"] == pytest.approx(1.0)
+    assert data["change_percent"] == pytest.approx(1.0)
+    assert data["spread"] == pytest.approx(0.2)
+    broken = Quote("AAPL", 101.0, math.nan, None, 5000.0, None, 1_705_314_600.0, "sim")
+    encoded = orjson.loads(p.encode_envelope(p.MessageType.MARKET_DATA, p.market_data(broken)))
+    assert encoded["data"]["bid"] is None and encoded["data"]["ask"] is None and encoded["data"]["change"] is None
+
+
+def test_iso_ms() -> None:
+    assert p.iso_ms(0) == "1970-01-01T00:00:00.000Z"
+    assert p.iso_ms(1_705_314_600.1239) == "2024-01-15T10:30:00.123Z"

@@ -1,0 +1,102 @@
+"""Shared fixtures: app servers in real subprocesses on free loopback ports, stopped by their own pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from tests_support import wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class AppServer:
+    port: int
+    data_dir: Path
+    args: tuple[str, ...]
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> AppServer:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TICKSTREAM_")}
+        env["PYTHONUNBUFFERED"] = "1"
+        log = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(self.port),
+             "--data-dir", str(self.data_dir), *self.args],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+        def healthy() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited with {self.proc.returncode}: {self.log_tail()}")
+            try:
+                return requests.get(self.base_url + "/health", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_for(healthy, 60, 0.1, "the app server to answer /health")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        path = self.data_dir / f"server-{self.port}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """One app server for the integration tests: simulated feed at 20 ticks/s."""
+    server = AppServer(free_port(), tmp_path_factory.mktemp("live"), ("--interval", "0.05", "--symbols",
+                                                                       "AAPL,MSFT,GC=F,BTC-USD,^GSPC"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
+    """Start servers with chosen arguments; all are stopped after the test."""
+    started: list[AppServer] = []
+
+    def make(*args: str, port: int | None = None) -> AppServer:
+        server = AppServer(port or free_port(), tmp_path, tuple(args))
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.stop()

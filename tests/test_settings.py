@@ -1,0 +1,62 @@
+"""Settings: environment and CLI parsing, validation, secrets kept out of repr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feeds.models import Timeframe
+from settings import load_settings, parse_cli
+
+
+def test_defaults() -> None:
+    s = load_settings({})
+    assert (s.host, s.port, s.feed) == ("127.0.0.1", 8000, "sim")
+    assert s.data_dir == Path("data") and s.cache_dir == Path("data/cache")
+    assert s.update_interval == 1.0
+    assert s.symbols[0] == s.default_symbol == "AAPL"
+
+
+def test_environment_names() -> None:
+    s = load_settings({
+        "HOST": "0.0.0.0", "PORT": "9000", "TICKSTREAM_SYMBOLS": "gc=f, btc-usd,GC=F",
+        "TICKSTREAM_DATA_DIR": "/tmp/x", "TICKSTREAM_UPDATE_INTERVAL": "0.05", "WS_HEARTBEAT_INTERVAL": "10",
+        "TICKSTREAM_DEFAULT_TIMEFRAME": "60m", "REDIS_URL": "redis://:pw@localhost:6379/0",
+        "POLYGON_API_KEY": "secret-key",
+    })
+    assert s.host == "0.0.0.0" and s.port == 9000
+    assert s.symbols == ("GC=F", "BTC-USD")
+    assert s.data_dir == Path("/tmp/x") and s.cache_dir == Path("/tmp/x/cache")
+    assert s.update_interval == 0.05 and s.ws_heartbeat_interval == 10
+    assert s.default_timeframe is Timeframe.H1
+    assert "secret-key" not in repr(s) and "pw@" not in repr(s)
+    assert s.polygon_api_key == "secret-key"
+
+
+def test_cache_dir_can_be_set_alone() -> None:
+    s = load_settings({"TICKSTREAM_CACHE_DIR": "/var/cache/ts"})
+    assert s.cache_dir == Path("/var/cache/ts")
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"PORT": "0"}, {"PORT": "abc"}, {"TICKSTREAM_FEED": "bloomberg"}, {"TICKSTREAM_SYMBOLS": "A$PL"},
+     {"TICKSTREAM_UPDATE_INTERVAL": "0"}, {"TICKSTREAM_FEED": "replay"}],
+)
+def test_bad_values_are_rejected(env: dict[str, str]) -> None:
+    with pytest.raises(ValueError):
+        load_settings(env)
+
+
+def test_cli_overrides_environment() -> None:
+    s = parse_cli(["--port", "8123", "--symbols", "MSFT,^GSPC", "--feed", "sim", "--interval", "0.2"],
+                  env={"PORT": "9000", "TICKSTREAM_SYMBOLS": "AAPL"})
+    assert s.port == 8123 and s.symbols == ("MSFT", "^GSPC") and s.update_interval == 0.2
+
+
+def test_cli_error_exits_with_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse_cli(["--symbols", "bad symbol!"], env={})
+    assert exc.value.code == 2
+    assert "invalid symbol" in capsys.readouterr().err
