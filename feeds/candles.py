@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from feeds.models import ALL_TIMEFRAMES, Candle, Tick, Timeframe
 
@@ -58,12 +58,14 @@ class CandleBuilder:
             if candle is None:
                 candle = Candle(bucket, tick.price, tick.price, tick.price, tick.price, tick.volume)
             else:
-                candle = replace(
-                    candle,
-                    high=max(candle.high, tick.price),
-                    low=min(candle.low, tick.price),
-                    close=tick.price,
-                    volume=candle.volume + tick.volume,
+                # Built directly rather than with dataclasses.replace, which costs half of this loop.
+                candle = Candle(
+                    candle.time,
+                    candle.open,
+                    candle.high if candle.high >= tick.price else tick.price,
+                    candle.low if candle.low <= tick.price else tick.price,
+                    tick.price,
+                    candle.volume + tick.volume,
                 )
             self._current[key] = candle
             events.append(CandleEvent(tick.symbol, timeframe, candle, False, tick.time))

@@ -146,7 +146,9 @@ class LiveFeed:
         while not self._stop.is_set():
             started = time.monotonic()
             self.run_once()
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+            remaining = self.interval - (time.monotonic() - started)
+            if remaining > 0:
+                self._stop.wait(remaining)
 
     # -- one iteration (feed thread, or a test) ---------------------------------------------------------------------
 
