@@ -1,0 +1,511 @@
+"""FailoverSource: an ordered chain of sources with a circuit breaker each, hard call limits and a cache fallback.
+
+How one call (``quote``, ``history``, ``options_chain``) is answered:
+
+1. ``history`` and ``options_chain`` first look for a *fresh* cache entry (TTLs in feeds/cache.py). ``quote`` does
+   not: the feed thread polls quotes to make ticks, and a 30 s old price would freeze the chart.
+2. The sources are tried in order. A source whose breaker is open is skipped. Each call runs under a hard
+   wall-clock limit (``call_timeout``) in a small pool of daemon worker threads (:class:`DeadlineCaller`).
+   The first answer wins, is written to the cache and returned.
+3. What a source's error means for the chain:
+   - ``SourceError`` (network, provider, time-out, empty data, rate limit) or any unexpected exception: a failure
+     — counted by the breaker, next source.
+   - ``UnknownSymbol``: the source *answered* (the breaker counts a success) but does not know the ticker. The next
+     source is still asked, because providers cover different markets (a replay folder holds a few files, Polygon
+     has no ``GC=F``…): a symbol is unknown only if no source knows it.
+   - ``InvalidInput``/``UnsupportedRequest``: also an answer; the next source may serve the request (Yahoo keeps
+     1-minute bars for 30 days only, Polygon further back).
+4. If no source answered with data:
+   - every source that was asked answered UnknownSymbol/UnsupportedRequest (none failed): that answer is raised
+     (UnknownSymbol first → REST 404, else 400) — no stale data for a ticker the providers say does not exist;
+   - some source failed or was skipped: the cache's last good value is returned marked stale (``Quote.stale`` /
+     ``Sourced.stale``) with the source that produced it; without one, UnknownSymbol or UnsupportedRequest if a
+     source said so, else :class:`NoSourceAvailable` (REST 503).
+
+``quote()``/``history()``/``options_chain()`` follow the MarketSource protocol and return plain values (the
+Quote itself carries ``source`` and ``stale``); the ``*_sourced`` variants return :class:`Sourced` values that say
+where a history or chain came from, whether it is stale, and its age, for the REST layer to label.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+from feeds.cache import CacheEntry, MarketCache
+from feeds.errors import NoSourceAvailable, SourceTimeout
+from feeds.models import Candle, InvalidInput, OptionChain, Period, Quote, Timeframe
+from feeds.source import MarketSource, SourceError, UnknownSymbol
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_CALL_TIMEOUT = 10.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Hard wall-clock limit on calls
+
+
+class DeadlineCaller:
+    """Runs calls on a few daemon worker threads and stops waiting for one after a hard wall-clock limit.
+
+    Python cannot kill a thread, so a call that overruns keeps running in its worker ("lingers") until it returns
+    by itself — yfinance's cookie/crumb requests ignore their timeout and can block for minutes. The caller gets
+    :class:`SourceTimeout` at the limit and is free; the worker is busy until the call ends. When every worker is
+    lingering, new calls fail at once instead of queueing behind stuck ones.
+
+    Daemon threads are used instead of ``concurrent.futures.ThreadPoolExecutor`` because the executor's workers
+    are joined at interpreter exit: one hung provider call would delay shutdown by as long as it hangs.
+    """
+
+    def __init__(self, name: str, max_workers: int = 4) -> None:
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self.name = name
+        self.max_workers = max_workers
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._abandoned: set[Future[Any]] = set()
+        self._closed = False
+
+    @property
+    def lingering(self) -> int:
+        """Calls that overran their limit and are still running."""
+        with self._lock:
+            return len(self._abandoned)
+
+    def _start_workers(self) -> None:
+        # Called with the lock held; workers start on first use so that constructing a source starts nothing.
+        while len(self._threads) < self.max_workers:
+            thread = threading.Thread(
+                target=self._work, name=f"{self.name}-call-{len(self._threads)}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, fn = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn()
+            except BaseException as exc:  # noqa: BLE001 - every outcome, even SystemExit, belongs to the caller
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+            finally:
+                with self._lock:
+                    if future in self._abandoned:
+                        self._abandoned.discard(future)
+                        log.info("%s: a call that overran its time limit has finished", self.name)
+
+    def call(self, fn: Callable[[], T], timeout: float) -> T:
+        """``fn()`` on a worker; its result or exception, or SourceTimeout after ``timeout`` seconds."""
+        future: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                raise SourceError(f"{self.name}: closed")
+            if len(self._abandoned) >= self.max_workers:
+                raise SourceTimeout(
+                    f"{self.name}: all {self.max_workers} workers are still stuck in calls that timed out"
+                )
+            self._start_workers()
+        self._queue.put((future, fn))
+        try:
+            return future.result(timeout=timeout)
+        except (FutureTimeout, CancelledError):
+            if not future.cancel():
+                with self._lock:
+                    if not future.done():
+                        self._abandoned.add(future)
+            raise SourceTimeout(
+                f"{self.name}: no answer within {timeout:g} s (the worker thread may linger until the call returns)"
+            ) from None
+
+    def close(self) -> None:
+        """Let idle workers exit; lingering ones end when their call returns (they are daemons)."""
+        with self._lock:
+            self._closed = True
+            count = len(self._threads)
+        for _ in range(count):
+            self._queue.put(None)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Circuit breaker
+
+
+class BreakerState(str, Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class CircuitBreaker:
+    """Per-source breaker: closed → open after ``failure_threshold`` consecutive failures → one half-open probe
+    after a backoff → closed on success, open again on failure with the backoff × ``backoff_factor``
+    (5 s → 7.5 s → 11.25 s … capped at ``max_backoff`` 30 s). Success resets the backoff. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        failure_threshold: int = 3,
+        base_backoff: float = 5.0,
+        backoff_factor: float = 1.5,
+        max_backoff: float = 30.0,
+    ) -> None:
+        if failure_threshold < 1:
+            raise ValueError("failure_threshold must be at least 1")
+        self._clock = clock
+        self.failure_threshold = failure_threshold
+        self.base_backoff = base_backoff
+        self.backoff_factor = backoff_factor
+        self.max_backoff = max_backoff
+        self._lock = threading.Lock()
+        self._state = BreakerState.CLOSED
+        self._consecutive_failures = 0
+        self._total_failures = 0
+        self._backoff = base_backoff
+        self._retry_at: float | None = None
+        self._probe_in_flight = False
+        self._last_error: str | None = None
+        self._last_failure: float | None = None
+        self._last_success: float | None = None
+
+    @property
+    def state(self) -> BreakerState:
+        with self._lock:
+            return self._state
+
+    @property
+    def backoff(self) -> float:
+        """The wait before the next probe once open."""
+        with self._lock:
+            return self._backoff
+
+    def allow(self) -> bool:
+        """May a call go to the source now? In half-open state only one probe at a time is let through."""
+        with self._lock:
+            if self._state is BreakerState.CLOSED:
+                return True
+            if self._state is BreakerState.OPEN:
+                if self._retry_at is not None and self._clock() >= self._retry_at:
+                    self._state = BreakerState.HALF_OPEN
+                    self._probe_in_flight = True
+                    return True
+                return False
+            if not self._probe_in_flight:
+                self._probe_in_flight = True
+                return True
+            return False
+
+    def record_success(self) -> None:
+        with self._lock:
+            if self._state is not BreakerState.CLOSED:
+                log.info("circuit closed again after a successful call")
+            self._state = BreakerState.CLOSED
+            self._consecutive_failures = 0
+            self._backoff = self.base_backoff
+            self._retry_at = None
+            self._probe_in_flight = False
+            self._last_success = self._clock()
+
+    def record_failure(self, error: BaseException | str) -> None:
+        with self._lock:
+            now = self._clock()
+            self._consecutive_failures += 1
+            self._total_failures += 1
+            self._last_error = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+            self._last_failure = now
+            if self._state is BreakerState.HALF_OPEN:
+                # The probe failed: wait longer before the next one.
+                self._backoff = min(self._backoff * self.backoff_factor, self.max_backoff)
+                self._open(now)
+            elif self._state is BreakerState.CLOSED and self._consecutive_failures >= self.failure_threshold:
+                self._backoff = min(self.base_backoff, self.max_backoff)
+                self._open(now)
+
+    def _open(self, now: float) -> None:
+        self._state = BreakerState.OPEN
+        self._retry_at = now + self._backoff
+        self._probe_in_flight = False
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "state": self._state.value,
+                "consecutive_failures": self._consecutive_failures,
+                "total_failures": self._total_failures,
+                "backoff": self._backoff,
+                "retry_at": self._retry_at,
+                "last_error": self._last_error,
+                "last_failure": self._last_failure,
+                "last_success": self._last_success,
+            }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Failover
+
+
+@dataclass(frozen=True, slots=True)
+class Sourced(Generic[T]):
+    """A value with where it came from.
+
+    ``source``: the name of the source that produced it; ``stale``: every source failed and this is the last good
+    value from the cache; ``cached``: served from the cache (fresh or stale) instead of a live call; ``as_of``: when
+    it was fetched (clock seconds).
+    """
+
+    value: T
+    source: str
+    stale: bool = False
+    cached: bool = False
+    as_of: float | None = None
+
+    def age(self, now: float) -> float | None:
+        return None if self.as_of is None else now - self.as_of
+
+
+@dataclass(slots=True)
+class _Attempts:
+    """What happened while trying the chain for one call."""
+
+    failures: list[str]
+    unknown: UnknownSymbol | None = None
+    invalid: InvalidInput | None = None
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failures)
+
+
+class FailoverSource:
+    """MarketSource over an ordered list of sources, with breakers, hard call limits and the cache fallback.
+
+    Thread-safe: the feed thread and REST handlers may call it at once.
+    """
+
+    name = "failover"
+
+    def __init__(
+        self,
+        sources: Sequence[MarketSource],
+        cache: MarketCache | None = None,
+        clock: Callable[[], float] = time.time,
+        *,
+        call_timeout: float | None = DEFAULT_CALL_TIMEOUT,
+        max_workers_per_source: int = 4,
+        failure_threshold: int = 3,
+        base_backoff: float = 5.0,
+        backoff_factor: float = 1.5,
+        max_backoff: float = 30.0,
+    ) -> None:
+        if not sources:
+            raise ValueError("FailoverSource needs at least one source")
+        names = [s.name for s in sources]
+        if len(set(names)) != len(names):
+            raise ValueError(f"source names must be unique, got {names}")
+        self.sources: tuple[MarketSource, ...] = tuple(sources)
+        self.cache = cache
+        self._clock = clock
+        self.call_timeout = call_timeout
+        self.breakers: dict[str, CircuitBreaker] = {
+            s.name: CircuitBreaker(
+                clock,
+                failure_threshold=failure_threshold,
+                base_backoff=base_backoff,
+                backoff_factor=backoff_factor,
+                max_backoff=max_backoff,
+            )
+            for s in sources
+        }
+        self._callers: dict[str, DeadlineCaller] = (
+            {s.name: DeadlineCaller(f"failover-{s.name}", max_workers_per_source) for s in sources}
+            if call_timeout is not None
+            else {}
+        )
+
+    # -- MarketSource ------------------------------------------------------------------------------------------
+
+    def quote(self, symbol: str) -> Quote:
+        return self.quote_sourced(symbol).value
+
+    def history(
+        self,
+        symbol: str,
+        period: Period,
+        timeframe: Timeframe,
+        end: float | None = None,
+        limit: int | None = None,
+    ) -> list[Candle]:
+        return self.history_sourced(symbol, period, timeframe, end, limit).value
+
+    def options_chain(self, symbol: str, expiration: str | None = None) -> OptionChain:
+        return self.options_chain_sourced(symbol, expiration).value
+
+    # -- labelled variants -------------------------------------------------------------------------------------
+
+    def quote_sourced(self, symbol: str) -> Sourced[Quote]:
+        cache = self.cache
+        result = self._run(
+            f"quote {symbol}",
+            lambda s: s.quote(symbol),
+            store=(lambda q, _name: cache.put_quote(q)) if cache else None,
+            last_good=(lambda: cache.last_quote(symbol)) if cache else None,
+        )
+        if result.stale and not result.value.stale:
+            result = replace(result, value=replace(result.value, stale=True))
+        return result
+
+    def history_sourced(
+        self,
+        symbol: str,
+        period: Period,
+        timeframe: Timeframe,
+        end: float | None = None,
+        limit: int | None = None,
+    ) -> Sourced[list[Candle]]:
+        cache = self.cache
+        if cache is not None:
+            fresh = cache.get_history(symbol, period, timeframe, end, limit)
+            if fresh is not None:
+                return Sourced(fresh.value, fresh.source, stale=False, cached=True, as_of=fresh.written_at)
+        return self._run(
+            f"history {symbol} {period.name} {timeframe.value}",
+            lambda s: s.history(symbol, period, timeframe, end, limit),
+            store=(lambda v, name: cache.put_history(symbol, period, timeframe, end, limit, v, name))
+            if cache
+            else None,
+            last_good=(lambda: cache.last_history(symbol, period, timeframe, end, limit)) if cache else None,
+        )
+
+    def options_chain_sourced(self, symbol: str, expiration: str | None = None) -> Sourced[OptionChain]:
+        cache = self.cache
+        if cache is not None:
+            fresh = cache.get_options(symbol, expiration)
+            if fresh is not None:
+                return Sourced(fresh.value, fresh.source, stale=False, cached=True, as_of=fresh.written_at)
+        return self._run(
+            f"options {symbol} {expiration or 'nearest'}",
+            lambda s: s.options_chain(symbol, expiration),
+            store=(lambda v, name: cache.put_options(v, name, expiration)) if cache else None,
+            last_good=(lambda: cache.last_options(symbol, expiration)) if cache else None,
+        )
+
+    # -- the chain ---------------------------------------------------------------------------------------------
+
+    def _call(self, source: MarketSource, fn: Callable[[MarketSource], T]) -> T:
+        if self.call_timeout is None:
+            return fn(source)
+        return self._callers[source.name].call(lambda: fn(source), self.call_timeout)
+
+    def _run(
+        self,
+        what: str,
+        fn: Callable[[MarketSource], T],
+        *,
+        store: Callable[[T, str], None] | None,
+        last_good: Callable[[], CacheEntry[T] | None] | None,
+    ) -> Sourced[T]:
+        attempts = _Attempts(failures=[])
+        for source in self.sources:
+            breaker = self.breakers[source.name]
+            if not breaker.allow():
+                attempts.failures.append(f"{source.name}: circuit open")
+                continue
+            try:
+                value = self._call(source, fn)
+            except UnknownSymbol as exc:
+                breaker.record_success()
+                attempts.unknown = attempts.unknown or exc
+                continue
+            except InvalidInput as exc:
+                breaker.record_success()
+                attempts.invalid = attempts.invalid or exc
+                continue
+            except SourceError as exc:
+                was = breaker.state
+                breaker.record_failure(exc)
+                attempts.failures.append(f"{source.name}: {exc}")
+                log.warning("%s: %s failed: %s", what, source.name, exc)
+                self._log_transition(source.name, was, breaker.state)
+                continue
+            except Exception as exc:
+                # A bug or an exception type the source did not translate: still only this source's failure.
+                was = breaker.state
+                breaker.record_failure(exc)
+                attempts.failures.append(f"{source.name}: {type(exc).__name__}: {exc}")
+                log.exception("%s: %s raised an unexpected error", what, source.name)
+                self._log_transition(source.name, was, breaker.state)
+                continue
+            breaker.record_success()
+            if store is not None:
+                store(value, source.name)
+            return Sourced(value, source.name, stale=False, cached=False, as_of=self._clock())
+        return self._fallback(what, attempts, last_good)
+
+    def _fallback(
+        self, what: str, attempts: _Attempts, last_good: Callable[[], CacheEntry[T] | None] | None
+    ) -> Sourced[T]:
+        if attempts.failed and last_good is not None:
+            entry = last_good()
+            if entry is not None:
+                log.warning("%s: serving the stale value from %s (%s)", what, entry.source, "; ".join(attempts.failures))
+                return Sourced(entry.value, entry.source, stale=True, cached=True, as_of=entry.written_at)
+        if attempts.unknown is not None:
+            raise attempts.unknown
+        if attempts.invalid is not None:
+            raise attempts.invalid
+        raise NoSourceAvailable(f"{what}: no source could answer and nothing is cached ({'; '.join(attempts.failures)})")
+
+    @staticmethod
+    def _log_transition(name: str, before: BreakerState, after: BreakerState) -> None:
+        if before is not after and after is BreakerState.OPEN:
+            log.warning("circuit for source %s is now open", name)
+
+    # -- health ------------------------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """``{name, status: ok|degraded|down, sources: [{name, state, consecutive_failures, last_error,
+        last_success, …, lingering_calls, details}], cache}``. Times are clock seconds."""
+        entries = []
+        for source in self.sources:
+            entry: dict[str, Any] = {"name": source.name, **self.breakers[source.name].snapshot()}
+            caller = self._callers.get(source.name)
+            entry["lingering_calls"] = caller.lingering if caller else 0
+            try:
+                entry["details"] = source.health()
+            except Exception as exc:
+                log.exception("health() of source %s failed", source.name)
+                entry["details"] = {"error": f"{type(exc).__name__}: {exc}"}
+            entries.append(entry)
+        closed = sum(1 for e in entries if e["state"] == BreakerState.CLOSED.value)
+        status = "ok" if closed == len(entries) else "degraded" if closed else "down"
+        return {
+            "name": self.name,
+            "status": status,
+            "sources": entries,
+            "cache": self.cache.stats() if self.cache is not None else None,
+        }
+
+    def close(self) -> None:
+        for caller in self._callers.values():
+            caller.close()

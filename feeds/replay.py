@@ -1,0 +1,349 @@
+"""ReplaySource: replays OHLCV files (CSV or Parquet, one per symbol) on a replay clock running ``speed``× wall time.
+
+Also home of two pure candle helpers every history-serving source uses: :func:`resample_candles` (wider,
+epoch-aligned buckets) and :func:`select_window` (period / end / limit as the MarketSource protocol defines them).
+
+Files: ``<dir>/<SYMBOL>.csv`` or ``.parquet`` (``AAPL.csv``, ``GC=F.csv``), columns ``time, open, high, low, close,
+volume``; ``time`` is ISO-8601 (a time without offset is UTC) or Unix seconds, and is each candle's open time. All
+files share one replay clock. It starts at ``start`` (Unix seconds; default the middle of the time span the files
+have in common, or of the first file when they do not overlap) and runs ``speed`` times wall-clock time: at 60×,
+one 1-minute candle per second.
+
+Inside a candle the price walks open → first extreme → second extreme → close (low first for an up candle, high
+first for a down candle), holding each of the four prices for a tenth of the candle and moving linearly in between.
+A feed that samples at least ~10 times per candle therefore sees exactly the file's open, high, low and close and
+rebuilds the file's candles; coarser sampling still never leaves the candle's range. The quote's day volume (since
+00:00 UTC) grows linearly through each candle until the close is reached, so volume differences between such
+samples add up to the file's volumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from feeds.models import (
+    SECONDS_PER_DAY,
+    Candle,
+    OptionChain,
+    Period,
+    Quote,
+    Timeframe,
+    parse_symbol,
+)
+from feeds.source import SourceError, UnknownSymbol, UnsupportedRequest
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = ("time", "open", "high", "low", "close", "volume")
+_SUFFIXES = (".csv", ".parquet")
+# Fractions of a candle at which the walk reaches open, first extreme, second extreme and close, and leaves them.
+_HOLD = 0.1
+_KNOTS = (0.0, _HOLD, 0.3, 0.3 + _HOLD, 0.6, 0.6 + _HOLD, 0.9, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pure candle helpers
+
+
+def resample_candles(candles: Iterable[Candle], width: int) -> list[Candle]:
+    """Candles grouped into buckets of ``width`` seconds aligned to the Unix epoch (as Timeframe.bucket_start).
+
+    Input must be oldest first; open of the first, max high, min low, close of the last, summed volume.
+    """
+    out: list[Candle] = []
+    for c in candles:
+        bucket = int(c.time // width) * width
+        if out and out[-1].time == bucket:
+            last = out[-1]
+            out[-1] = Candle(bucket, last.open, max(last.high, c.high), min(last.low, c.low), c.close,
+                             last.volume + c.volume)
+        else:
+            out.append(Candle(bucket, c.open, c.high, c.low, c.close, c.volume))
+    return out
+
+
+def select_window(
+    candles: Sequence[Candle],
+    period: Period,
+    timeframe: Timeframe,
+    now: float,
+    end: float | None = None,
+    limit: int | None = None,
+) -> list[Candle]:
+    """The MarketSource.history window: candles whose open time lies in ``period`` before ``end`` (default
+    ``now``; the bucket holding that instant counts), only those opening strictly before ``end`` when it is given,
+    and only the newest ``limit``."""
+    reference = now if end is None else end
+    lower = None if period.seconds is None else timeframe.bucket_start(reference - period.seconds)
+    chosen = [
+        c for c in candles
+        if (lower is None or c.time >= lower) and (end is None or c.time < end)
+    ]
+    if limit is not None:
+        chosen = chosen[-limit:] if limit > 0 else []
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The walk inside a candle
+
+
+def _waypoints(o: float, h: float, lo: float, c: float) -> tuple[float, ...]:
+    first, second = (lo, h) if c >= o else (h, lo)
+    return (o, o, first, first, second, second, c, c)
+
+
+def path_price(o: float, h: float, lo: float, c: float, fraction: float) -> float:
+    """Price at ``fraction`` (0 ≤ f < 1) of the way through a candle (see module docstring)."""
+    return float(np.interp(min(max(fraction, 0.0), 1.0), _KNOTS, _waypoints(o, h, lo, c)))
+
+
+def partial_candle(candle: Candle, fraction: float) -> Candle:
+    """The candle as seen ``fraction`` of the way through it: the walk so far and the volume traded so far."""
+    points = _waypoints(candle.open, candle.high, candle.low, candle.close)
+    f = min(max(fraction, 0.0), 1.0)
+    seen = [p for k, p in zip(_KNOTS, points, strict=True) if k <= f]
+    current = path_price(candle.open, candle.high, candle.low, candle.close, f)
+    seen.append(current)
+    # Volume is all traded by the time the close is reached, so a sample on the close plateau sees all of it.
+    return Candle(candle.time, candle.open, max(seen), min(seen), current, candle.volume * min(f / _KNOTS[-2], 1.0))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Files
+
+
+@dataclass(frozen=True, slots=True)
+class _Series:
+    """One symbol's file, as arrays (times ascending) plus its candle width in seconds."""
+
+    times: np.ndarray
+    opens: np.ndarray
+    highs: np.ndarray
+    lows: np.ndarray
+    closes: np.ndarray
+    volumes: np.ndarray
+    width: int
+
+    @property
+    def first(self) -> float:
+        return float(self.times[0])
+
+    @property
+    def end(self) -> float:
+        return float(self.times[-1]) + self.width
+
+    def candle(self, i: int) -> Candle:
+        return Candle(int(self.times[i]), float(self.opens[i]), float(self.highs[i]), float(self.lows[i]),
+                      float(self.closes[i]), float(self.volumes[i]))
+
+
+def _parse_times(column: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(column):
+        return column.to_numpy(dtype="float64")
+    stamps = pd.to_datetime(column, utc=True, format="ISO8601")
+    return (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype="float64")
+
+
+def load_ohlcv(path: Path) -> _Series:
+    """Read and check one file; SourceError with the file name when it cannot be used."""
+    try:
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except (OSError, ValueError, ImportError) as exc:
+        raise SourceError(f"replay: cannot read {path.name}: {exc}") from exc
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    missing = [c for c in _COLUMNS if c not in frame.columns]
+    if missing:
+        raise SourceError(f"replay: {path.name} lacks column(s) {', '.join(missing)}")
+    frame = frame.dropna(subset=["time", "open", "high", "low", "close"])
+    if frame.empty:
+        raise SourceError(f"replay: {path.name} has no candles")
+    try:
+        times = _parse_times(frame["time"])
+    except (ValueError, TypeError) as exc:
+        raise SourceError(f"replay: {path.name}: unreadable time column: {exc}") from exc
+    order = np.argsort(times, kind="stable")
+    times = times[order]
+    if np.any(np.diff(times) <= 0):
+        raise SourceError(f"replay: {path.name} has duplicate times")
+    # The typical spacing is the candle width; gaps (nights, weekends) are longer and do not change it.
+    width = round(float(np.median(np.diff(times)))) if len(times) > 1 else 60
+    values = {c: frame[c].to_numpy(dtype="float64")[order] for c in ("open", "high", "low", "close", "volume")}
+    return _Series(times=times, opens=values["open"], highs=values["high"], lows=values["low"],
+                   closes=values["close"], volumes=np.nan_to_num(values["volume"]), width=max(width, 1))
+
+
+class ReplaySource:
+    """MarketSource that replays files from ``directory`` (see module docstring). Thread-safe."""
+
+    name = "replay"
+
+    def __init__(
+        self,
+        directory: str | Path,
+        speed: float = 60.0,
+        start: float | None = None,
+        clock: Callable[[], float] = time.time,
+        symbols: Iterable[str] | None = None,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.directory = Path(directory)
+        self.speed = speed
+        self._wall_clock = clock
+        self._lock = threading.Lock()
+        self._files = self._find_files(symbols)
+        if not self._files:
+            raise ValueError(f"replay: no .csv or .parquet files in {self.directory}")
+        self._series: dict[str, _Series] = {}
+        self._quotes_served = 0
+        self._replay_start = self._default_start() if start is None else float(start)
+        self._wall_start = clock()
+
+    def _find_files(self, symbols: Iterable[str] | None) -> dict[str, Path]:
+        if not self.directory.is_dir():
+            raise ValueError(f"replay: {self.directory} is not a directory")
+        found: dict[str, Path] = {}
+        for path in sorted(self.directory.iterdir()):
+            if path.suffix.lower() in _SUFFIXES and path.is_file():
+                found.setdefault(path.stem.upper(), path)
+        if symbols is not None:
+            wanted = {parse_symbol(s) for s in symbols}
+            found = {s: p for s, p in found.items() if s in wanted}
+        return found
+
+    def _load(self, symbol: str) -> _Series:
+        with self._lock:
+            series = self._series.get(symbol)
+        if series is not None:
+            return series
+        path = self._files.get(symbol)
+        if path is None:
+            raise UnknownSymbol(f"replay: no file for {symbol} in {self.directory}")
+        series = load_ohlcv(path)
+        with self._lock:
+            self._series[symbol] = series
+        return series
+
+    def _default_start(self) -> float:
+        spans = [(s.first, s.end) for s in (self._load(sym) for sym in self._files)]
+        lo = max(a for a, _ in spans)
+        hi = min(b for _, b in spans)
+        if lo >= hi:
+            lo, hi = spans[0]
+        return lo + (hi - lo) / 2
+
+    # -- replay clock ------------------------------------------------------------------------------------------
+
+    def clock(self) -> float:
+        """The replay instant (Unix seconds): start + speed × wall time elapsed since the replay (re)started."""
+        return self._replay_start + (self._wall_clock() - self._wall_start) * self.speed
+
+    def seek(self, replay_time: float) -> None:
+        """Restart the replay clock at ``replay_time``."""
+        self._replay_start = float(replay_time)
+        self._wall_start = self._wall_clock()
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self._files)
+
+    # -- MarketSource ------------------------------------------------------------------------------------------
+
+    def _locate(self, series: _Series, t: float, symbol: str) -> tuple[int, float]:
+        """Index of the candle holding instant t and how far through it t is (1.0 inside a gap after it)."""
+        if t >= series.end:
+            raise SourceError(f"replay finished: {symbol} has no data after {_iso(series.end)}")
+        if t < series.first:
+            raise SourceError(f"replay: {symbol} starts at {_iso(series.first)}, the replay is at {_iso(t)}")
+        i = int(np.searchsorted(series.times, t, side="right")) - 1
+        fraction = (t - float(series.times[i])) / series.width
+        return i, min(fraction, 1.0)
+
+    def quote(self, symbol: str) -> Quote:
+        symbol = parse_symbol(symbol)
+        series = self._load(symbol)
+        t = self.clock()
+        i, fraction = self._locate(series, t, symbol)
+        current = partial_candle(series.candle(i), fraction)
+        day_start = math.floor(t / SECONDS_PER_DAY) * SECONDS_PER_DAY
+        first_today = int(np.searchsorted(series.times, day_start, side="left"))
+        day_volume = float(series.volumes[first_today:i].sum()) + current.volume if first_today <= i else 0.0
+        previous_close = float(series.closes[first_today - 1]) if first_today > 0 else None
+        with self._lock:
+            self._quotes_served += 1
+        return Quote(
+            symbol=symbol,
+            price=current.close,
+            # The files have no order book; inventing a spread would be fake data.
+            bid=None,
+            ask=None,
+            volume=day_volume,
+            previous_close=previous_close,
+            timestamp=t,
+            source=self.name,
+        )
+
+    def history(
+        self,
+        symbol: str,
+        period: Period,
+        timeframe: Timeframe,
+        end: float | None = None,
+        limit: int | None = None,
+    ) -> list[Candle]:
+        """Candles up to the replay instant only (the forming one partial), resampled to ``timeframe``."""
+        symbol = parse_symbol(symbol)
+        series = self._load(symbol)
+        if timeframe.seconds < series.width or timeframe.seconds % series.width:
+            raise UnsupportedRequest(
+                f"replay file for {symbol} has {series.width} s candles; cannot serve {timeframe.value} candles"
+            )
+        now = self.clock()
+        if now >= series.end:
+            raise SourceError(f"replay finished: {symbol} has no data after {_iso(series.end)}")
+        # Never show the future: a later ``end`` is cut at the replay instant.
+        visible_end = now if end is None else min(end, now)
+        lower = -math.inf if period.seconds is None else timeframe.bucket_start(visible_end - period.seconds)
+        first = int(np.searchsorted(series.times, lower, side="left"))
+        last = int(np.searchsorted(series.times, visible_end, side="right"))  # candles opened by visible_end
+        base = [series.candle(i) for i in range(first, last)]
+        if base:
+            fraction = (visible_end - base[-1].time) / series.width
+            if fraction < 1.0:
+                base[-1] = partial_candle(base[-1], fraction)
+        candles = resample_candles(base, timeframe.seconds)
+        return select_window(candles, period, timeframe, now, None if end is None else visible_end, limit)
+
+    def options_chain(self, symbol: str, expiration: str | None = None) -> OptionChain:
+        raise UnsupportedRequest("the replay source has OHLCV files only, no option chains")
+
+    def health(self) -> dict[str, Any]:
+        now = self.clock()
+        with self._lock:
+            loaded = dict(self._series)
+            served = self._quotes_served
+        finished = [s for s, series in loaded.items() if now >= series.end]
+        return {
+            "name": self.name,
+            "state": "finished" if loaded and len(finished) == len(loaded) else "ok",
+            "replay_time": _iso(now),
+            "speed": self.speed,
+            "symbols": list(self._files),
+            "finished": finished,
+            "quotes_served": served,
+        }
+
+
+def _iso(t: float) -> str:
+    return pd.Timestamp(t, unit="s", tz="UTC").isoformat()

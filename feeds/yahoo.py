@@ -1,0 +1,431 @@
+"""YahooSource: quotes, history and option chains from Yahoo Finance through yfinance, with hard call limits.
+
+Every network access goes through :meth:`YahooSource._fetch` (``kind`` in ``"info"``, ``"history"``,
+``"options"``), which hands it to a client object — :class:`YFinanceClient` in production, recorded frames in
+tests — and adds what yfinance lacks:
+
+- a hard wall-clock limit per call (``call_timeout``): yfinance ignores its ``timeout`` for the cookie/crumb
+  requests and can block 90–130 s, so the call runs on a small pool of daemon worker threads
+  (feeds.failover.DeadlineCaller) and we stop waiting at the limit with SourceTimeout. The worker may linger
+  until yfinance returns; once every worker lingers, calls fail at once;
+- a minimum spacing between two calls for the same symbol (``min_interval``, waits with the injected sleep);
+- exponential backoff after Yahoo's rate limit (``YFRateLimitError``): for ``backoff`` seconds (2 s, doubling up
+  to 5 min, reset by a success) calls raise RateLimited at once instead of reaching Yahoo;
+- translation of errors: an unknown ticker → UnknownSymbol, an empty frame or any other failure → SourceError.
+
+Yahoo's intraday limits are checked before calling: 1-minute bars only within the last 30 days and at most 7 days
+per request; 5/15/30-minute bars within the last 60 days; hourly (and 4-hour, resampled from hourly) within
+730 days. Beyond them: UnsupportedRequest (REST 400). ``max`` with an intraday timeframe means as far back as Yahoo
+keeps. Daily candles are stamped at 00:00 UTC of their exchange date (Timeframe.bucket_start), intraday ones at
+their real open time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+import yfinance as yf
+from yfinance import exceptions as yf_errors
+
+from feeds.errors import RateLimited, SourceTimeout
+from feeds.failover import DeadlineCaller
+from feeds.models import Candle, OptionChain, Period, Quote, Timeframe, parse_symbol
+from feeds.options import (
+    DEFAULT_RATE,
+    OptionKind,
+    contract_from_market,
+    median,
+    year_fraction,
+)
+from feeds.replay import resample_candles, select_window
+from feeds.source import SourceError, UnknownSymbol, UnsupportedRequest
+
+log = logging.getLogger(__name__)
+
+DAY = 86_400
+# (yfinance interval, width we resample to or None, how far back Yahoo keeps it, longest span per request).
+_PLAN: dict[Timeframe, tuple[str, int | None, int | None, int | None]] = {
+    Timeframe.M1: ("1m", None, 30 * DAY, 7 * DAY),
+    Timeframe.M5: ("5m", None, 60 * DAY, None),
+    Timeframe.M15: ("15m", None, 60 * DAY, None),
+    Timeframe.M30: ("30m", None, 60 * DAY, None),
+    Timeframe.H1: ("1h", None, 730 * DAY, None),
+    Timeframe.H4: ("1h", 4 * 3600, 730 * DAY, None),
+    Timeframe.D1: ("1d", None, None, None),
+}
+_OHLC = ["Open", "High", "Low", "Close"]
+# Yahoo fills impliedVolatility with placeholders (1e-05 and the like) for contracts without a live quote.
+MIN_IMPLIED_VOL = 0.001
+# Words in Yahoo's own explanation of an empty chart that mean "no such ticker".
+_UNKNOWN_HINTS = ("delisted", "not found", "no data found", "invalid symbol")
+
+
+class YahooClient(Protocol):
+    """The network seam: one method, raw yfinance results in, nothing parsed.
+
+    - ``fetch("info", symbol)`` → ``Ticker.info`` dict;
+    - ``fetch("history", symbol, interval=..., start=unix|None, end=unix|None, period="max"|None)`` →
+      ``Ticker.history`` DataFrame (tz-aware DatetimeIndex, Open High Low Close Volume Dividends Stock Splits);
+    - ``fetch("options", symbol, expiration=ISO|None)`` → ``{"expirations": tuple[str], "calls": DataFrame,
+      "puts": DataFrame, "underlying": dict}`` from ``Ticker.options`` and ``Ticker.option_chain``.
+    """
+
+    def fetch(self, kind: str, symbol: str, **kw: Any) -> Any: ...
+
+
+class YFinanceClient:
+    """The real client: thin calls into yfinance; parsing and error translation are YahooSource's job.
+
+    Construction does no network I/O. It points yfinance's own caches (time zones, cookies, ISINs) at
+    ``cache_dir`` and sets yfinance's process-wide ``config.debug.hide_exceptions = False`` so failures arrive as
+    typed exceptions (YFTzMissingError, YFRateLimitError…) rather than logged-and-empty frames.
+    """
+
+    def __init__(self, cache_dir: str | Path | None = None, timeout: float = 10.0, session: Any = None) -> None:
+        if cache_dir is not None:
+            path = Path(cache_dir)
+            path.mkdir(parents=True, exist_ok=True)
+            # yfinance >= 0.2.5x: one call moves the tz, cookie and ISIN caches.
+            yf.set_tz_cache_location(str(path))
+        yf.config.debug.hide_exceptions = False
+        self._timeout = timeout
+        self._session = session
+
+    def _ticker(self, symbol: str) -> yf.Ticker:
+        # A new Ticker per call: a Ticker keeps .info and the option expirations forever once fetched.
+        return yf.Ticker(symbol, session=self._session)
+
+    def fetch(self, kind: str, symbol: str, **kw: Any) -> Any:
+        ticker = self._ticker(symbol)
+        if kind == "info":
+            return ticker.info
+        if kind == "history":
+            return ticker.history(
+                period=kw.get("period"),
+                interval=kw["interval"],
+                start=kw.get("start"),
+                end=kw.get("end"),
+                auto_adjust=True,
+                actions=True,
+                timeout=self._timeout,
+            )
+        if kind == "options":
+            expirations = tuple(ticker.options)
+            wanted = kw.get("expiration") or (expirations[0] if expirations else None)
+            if wanted not in expirations:
+                # Nothing to fetch; YahooSource turns this into "no such expiration" with the list.
+                return {"expirations": expirations, "calls": None, "puts": None, "underlying": {}}
+            chain = ticker.option_chain(wanted)
+            return {"expirations": expirations, "calls": chain.calls, "puts": chain.puts,
+                    "underlying": chain.underlying or {}}
+        raise ValueError(f"unknown fetch kind {kind!r}")
+
+
+def _number(value: Any) -> float | None:
+    """A finite float or None (Yahoo uses NaN, None, 0 and strings for "unknown")."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _positive(value: Any) -> float | None:
+    number = _number(value)
+    return number if number is not None and number > 0 else None
+
+
+def _implied_vol(value: Any) -> float | None:
+    number = _number(value)
+    return number if number is not None and number >= MIN_IMPLIED_VOL else None
+
+
+def _count(value: Any) -> int | None:
+    number = _number(value)
+    return None if number is None else int(number)
+
+
+def frame_to_candles(frame: Any, daily: bool) -> list[Candle]:
+    """Candles from a yfinance history frame; SourceError if it is empty or not shaped like one."""
+    if not isinstance(frame, pd.DataFrame) or frame.empty:
+        raise SourceError("yahoo returned an empty frame")
+    missing = [c for c in [*_OHLC, "Volume"] if c not in frame.columns]
+    if missing or not isinstance(frame.index, pd.DatetimeIndex):
+        raise SourceError(f"yahoo frame has an unexpected shape (missing {missing or 'a DatetimeIndex'})")
+    frame = frame.dropna(subset=_OHLC)
+    if frame.empty:
+        raise SourceError("yahoo returned a frame with no prices")
+    index = frame.index if frame.index.tz is not None else frame.index.tz_localize("UTC")
+    if daily:
+        # A daily bar is labelled with its exchange-local date; stamp it 00:00 UTC of that date.
+        days = pd.DatetimeIndex(index.tz_localize(None).normalize()).tz_localize("UTC")
+        times = (days - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    else:
+        times = (index.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    volumes = frame["Volume"].fillna(0.0).to_numpy(dtype="float64")
+    o, h, lo, c = (frame[col].to_numpy(dtype="float64") for col in _OHLC)
+    return [
+        Candle(int(t), float(o[i]), float(h[i]), float(lo[i]), float(c[i]), float(volumes[i]))
+        for i, t in enumerate(times)
+    ]
+
+
+class YahooSource:
+    """MarketSource on Yahoo Finance. Thread-safe (the spacing and backoff state is behind a lock)."""
+
+    name = "yahoo"
+
+    def __init__(
+        self,
+        client: YahooClient | None = None,
+        *,
+        cache_dir: str | Path | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        call_timeout: float = 8.0,
+        max_workers: int = 4,
+        min_interval: float = 1.0,
+        backoff_base: float = 2.0,
+        backoff_max: float = 300.0,
+        rate: float = DEFAULT_RATE,
+    ) -> None:
+        self._client: YahooClient = client if client is not None else YFinanceClient(cache_dir, call_timeout)
+        self._clock = clock
+        self._sleep = sleep
+        self.call_timeout = call_timeout
+        self.min_interval = min_interval
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.rate = rate
+        self._caller = DeadlineCaller("yahoo", max_workers)
+        self._lock = threading.Lock()
+        self._next_slot: dict[str, float] = {}
+        self._backoff = 0.0
+        self._blocked_until = 0.0
+        self._stats = {"calls": 0, "errors": 0, "timeouts": 0, "rate_limited": 0}
+        self._last_error: str | None = None
+        self._last_success: float | None = None
+
+    # -- the seam ----------------------------------------------------------------------------------------------
+
+    def _fetch(self, kind: str, symbol: str, **kw: Any) -> Any:
+        """The one place that reaches Yahoo: spacing, backoff, hard limit and error translation around it."""
+        with self._lock:
+            now = self._clock()
+            if now < self._blocked_until:
+                wait = self._blocked_until - now
+                raise RateLimited(f"yahoo: rate limited, not calling for another {wait:.0f} s", retry_after=wait)
+            slot = max(now, self._next_slot.get(symbol, now))
+            self._next_slot[symbol] = slot + self.min_interval
+            self._stats["calls"] += 1
+        if slot > now:
+            self._sleep(slot - now)
+        try:
+            result = self._caller.call(lambda: self._client.fetch(kind, symbol, **kw), self.call_timeout)
+        except SourceTimeout as exc:
+            self._failed("timeouts", exc)
+            raise
+        except yf_errors.YFRateLimitError as exc:
+            with self._lock:
+                self._backoff = self.backoff_base if not self._backoff else min(self._backoff * 2, self.backoff_max)
+                self._blocked_until = self._clock() + self._backoff
+                wait = self._backoff
+            self._failed("rate_limited", exc)
+            raise RateLimited(f"yahoo: too many requests; backing off {wait:.0f} s", retry_after=wait) from exc
+        except Exception as exc:
+            self._failed("errors", exc)
+            raise self._translate(exc, kind, symbol) from exc
+        with self._lock:
+            self._backoff = 0.0
+            self._last_success = self._clock()
+        return result
+
+    def _failed(self, counter: str, exc: BaseException) -> None:
+        with self._lock:
+            self._stats[counter] += 1
+            self._last_error = f"{type(exc).__name__}: {exc}"
+
+    @staticmethod
+    def _translate(exc: Exception, kind: str, symbol: str) -> Exception:
+        """The SourceError (or UnknownSymbol/UnsupportedRequest) that an exception from yfinance stands for."""
+        if isinstance(exc, (SourceError, UnsupportedRequest)):
+            return exc
+        if isinstance(exc, yf_errors.YFTzMissingError):
+            return UnknownSymbol(f"yahoo does not know {symbol}")
+        if isinstance(exc, yf_errors.YFPricesMissingError):
+            reason = (exc.yahoo_reason or "").lower()
+            if any(hint in reason for hint in _UNKNOWN_HINTS):
+                return UnknownSymbol(f"yahoo does not know {symbol}: {exc.yahoo_reason}")
+            return SourceError(f"yahoo {kind} {symbol}: {exc}")
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status == 404:
+            return UnknownSymbol(f"yahoo does not know {symbol} (HTTP 404)")
+        if status == 429:
+            return RateLimited(f"yahoo {kind} {symbol}: HTTP 429")
+        if isinstance(exc, ValueError) and "Expiration" in str(exc):
+            return UnsupportedRequest(str(exc))
+        return SourceError(f"yahoo {kind} {symbol}: {type(exc).__name__}: {exc}")
+
+    # -- MarketSource ------------------------------------------------------------------------------------------
+
+    def quote(self, symbol: str) -> Quote:
+        symbol = parse_symbol(symbol)
+        info = self._fetch("info", symbol)
+        if not isinstance(info, dict):
+            raise SourceError(f"yahoo info for {symbol} is not a dict")
+        price = _positive(info.get("regularMarketPrice")) or _positive(info.get("currentPrice"))
+        if price is None:
+            # Yahoo answers an unknown ticker with an (almost) empty info dict: no quoteType, no price.
+            if info.get("quoteType") in (None, "", "NONE"):
+                raise UnknownSymbol(f"yahoo does not know {symbol}")
+            raise SourceError(f"yahoo info for {symbol} has no price")
+        previous = _positive(info.get("regularMarketPreviousClose")) or _positive(info.get("previousClose"))
+        volume = _number(info.get("regularMarketVolume"))
+        if volume is None:
+            volume = _number(info.get("volume"))
+        stamp = _positive(info.get("regularMarketTime"))
+        return Quote(
+            symbol=symbol,
+            price=price,
+            # Yahoo reports 0 for "no bid/ask" (closed market, indices, some futures).
+            bid=_positive(info.get("bid")),
+            ask=_positive(info.get("ask")),
+            volume=volume or 0.0,
+            previous_close=previous,
+            timestamp=stamp if stamp is not None else self._clock(),
+            source=self.name,
+        )
+
+    def history(
+        self,
+        symbol: str,
+        period: Period,
+        timeframe: Timeframe,
+        end: float | None = None,
+        limit: int | None = None,
+    ) -> list[Candle]:
+        symbol = parse_symbol(symbol)
+        interval, resample_to, keeps, longest = _PLAN[timeframe]
+        now = self._clock()
+        reference = now if end is None else min(end, now)
+        if period.seconds is None:
+            # "max" with an intraday timeframe: as far back as Yahoo keeps, and no more than one request holds.
+            raw_start = None if keeps is None else now - keeps
+            if longest is not None:
+                raw_start = max(raw_start or 0.0, reference - longest)
+        else:
+            raw_start = reference - period.seconds
+        start: float | None = None
+        if raw_start is not None:
+            self._check_limits(timeframe, interval, raw_start, reference, now, keeps, longest)
+            # Whole buckets, so that the first candle of a resampled timeframe is complete (but never further
+            # back than Yahoo keeps).
+            start = timeframe.bucket_start(raw_start)
+            if keeps is not None:
+                start = max(start, now - keeps)
+        kw: dict[str, Any] = {"interval": interval, "start": None if start is None else int(start),
+                              "end": None if end is None else math.ceil(reference), "period": None}
+        if start is None:
+            kw["period"] = "max"
+        frame = self._fetch("history", symbol, **kw)
+        candles = frame_to_candles(frame, daily=timeframe is Timeframe.D1)
+        if resample_to is not None:
+            candles = resample_candles(candles, resample_to)
+        return select_window(candles, period, timeframe, now, None if end is None else reference, limit)
+
+    @staticmethod
+    def _check_limits(
+        timeframe: Timeframe,
+        interval: str,
+        start: float,
+        reference: float,
+        now: float,
+        keeps: int | None,
+        longest: int | None,
+    ) -> None:
+        if keeps is not None and now - start > keeps + 1:
+            raise UnsupportedRequest(
+                f"Yahoo keeps {interval} bars for the last {keeps // DAY} days only; "
+                f"ask {timeframe.value} candles for a shorter or more recent period, or a wider timeframe"
+            )
+        if longest is not None and reference - start > longest + 1:
+            raise UnsupportedRequest(
+                f"Yahoo serves at most {longest // DAY} days of {interval} bars per request; "
+                f"use a period of {longest // DAY}d or less, or a wider timeframe"
+            )
+
+    def options_chain(self, symbol: str, expiration: str | None = None) -> OptionChain:
+        symbol = parse_symbol(symbol)
+        raw = self._fetch("options", symbol, expiration=expiration)
+        expirations = tuple(str(e) for e in (raw.get("expirations") or ()))
+        if not expirations:
+            raise UnsupportedRequest(f"Yahoo lists no options for {symbol}")
+        chosen = expiration or expirations[0]
+        if chosen not in expirations:
+            raise UnsupportedRequest(f"no expiration {chosen} for {symbol}; available: {', '.join(expirations)}")
+        underlying = raw.get("underlying") or {}
+        spot = _positive(underlying.get("regularMarketPrice"))
+        if spot is None:
+            raise SourceError(f"yahoo option chain for {symbol} has no underlying price")
+        t = year_fraction(self._clock(), chosen)
+        sides = {}
+        for kind, key in ((OptionKind.CALL, "calls"), (OptionKind.PUT, "puts")):
+            frame = raw.get(key)
+            if not isinstance(frame, pd.DataFrame):
+                raise SourceError(f"yahoo option chain for {symbol} {chosen} has no {key}")
+            rows = frame.to_dict("records")
+            # Yahoo gives no per-contract history, so the chain side's median volume stands for "usual volume".
+            typical = median(v for v in (_number(r.get("volume")) for r in rows) if v is not None)
+            sides[kind] = tuple(
+                contract_from_market(
+                    kind=kind,
+                    contract_symbol=str(r.get("contractSymbol")),
+                    strike=float(r["strike"]),
+                    spot=spot,
+                    t=t,
+                    implied_volatility=_implied_vol(r.get("impliedVolatility")),
+                    last_price=_number(r.get("lastPrice")),
+                    bid=_positive(r.get("bid")),
+                    ask=_positive(r.get("ask")),
+                    volume=_count(r.get("volume")),
+                    open_interest=_count(r.get("openInterest")),
+                    typical_volume=typical,
+                    rate=self.rate,
+                )
+                for r in rows
+                if _positive(r.get("strike")) is not None
+            )
+        return OptionChain(
+            symbol=symbol,
+            underlying_price=spot,
+            expiration=chosen,
+            expirations=expirations,
+            calls=sides[OptionKind.CALL],
+            puts=sides[OptionKind.PUT],
+        )
+
+    def health(self) -> dict[str, Any]:
+        with self._lock:
+            now = self._clock()
+            return {
+                "name": self.name,
+                "state": "rate_limited" if now < self._blocked_until else "ok",
+                "backoff": self._backoff,
+                "blocked_for": max(0.0, self._blocked_until - now),
+                "last_error": self._last_error,
+                "last_success": self._last_success,
+                "lingering_calls": self._caller.lingering,
+                **self._stats,
+            }
+
+    def close(self) -> None:
+        self._caller.close()

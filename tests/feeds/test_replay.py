@@ -1,0 +1,178 @@
+"""ReplaySource: replay clock, the walk inside candles reproducing the file, history before the replay instant."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from feeds.models import Candle, Period, Timeframe
+from feeds.replay import ReplaySource, path_price, resample_candles, select_window
+from feeds.source import MarketSource, SourceError, UnknownSymbol, UnsupportedRequest
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "replay"
+MIDNIGHT = pd.Timestamp("2024-01-12", tz="UTC").timestamp()
+
+
+class WallClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def file_candles(name: str) -> list[Candle]:
+    frame = pd.read_csv(DATA / name)
+    times = frame["time"]
+    if not pd.api.types.is_numeric_dtype(times):
+        times = (pd.to_datetime(times, utc=True) - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    return [
+        Candle(int(t), float(r.open), float(r.high), float(r.low), float(r.close), float(r.volume))
+        for t, r in zip(times, frame.itertuples(), strict=True)
+    ]
+
+
+@pytest.fixture
+def wall() -> WallClock:
+    return WallClock()
+
+
+@pytest.fixture
+def replay(wall: WallClock) -> ReplaySource:
+    return ReplaySource(DATA, speed=60.0, clock=wall)
+
+
+def test_follows_the_protocol(replay: ReplaySource) -> None:
+    assert isinstance(replay, MarketSource)
+    assert set(replay.symbols) == {"AAPL", "GC=F"}
+
+
+def test_clock_starts_mid_common_span_and_runs_at_speed(replay: ReplaySource, wall: WallClock) -> None:
+    # AAPL covers 22:30-01:30 UTC, GC=F 22:00-02:00: the common span's middle is midnight.
+    assert replay.clock() == MIDNIGHT
+    wall.now += 2.5
+    assert replay.clock() == MIDNIGHT + 150
+    replay.seek(MIDNIGHT - 600)
+    assert replay.clock() == MIDNIGHT - 600
+
+
+def test_quote_at_candle_start_is_the_open(replay: ReplaySource) -> None:
+    candles = {c.time: c for c in file_candles("AAPL.csv")}
+    q = replay.quote("aapl")
+    assert q.symbol == "AAPL" and q.source == "replay" and q.timestamp == MIDNIGHT
+    assert q.price == candles[int(MIDNIGHT)].open
+    assert q.bid is None and q.ask is None
+    assert q.volume == 0.0  # a new UTC day has just begun
+    assert q.previous_close == candles[int(MIDNIGHT) - 60].close
+
+
+def test_quotes_rebuild_the_files_candles(wall: WallClock) -> None:
+    start = MIDNIGHT - 20 * 60
+    replay = ReplaySource(DATA, speed=60.0, start=start, clock=wall)
+    wall0 = wall.now
+    built: dict[int, list[float]] = {}
+    volumes: dict[int, float] = {}
+    previous_volume: float | None = None
+    for k in range(40 * 20):  # 40 one-minute candles, 20 samples each, across midnight
+        wall.now = wall0 + k * 0.05
+        q = replay.quote("AAPL")
+        bucket = int(q.timestamp // 60 * 60)
+        built.setdefault(bucket, []).append(q.price)
+        # The feed thread's rule: volume since the previous quote, and a drop means a new UTC day.
+        traded = 0.0 if previous_volume is None else q.volume - previous_volume
+        if traded < 0:
+            traded = q.volume
+        volumes[bucket] = volumes.get(bucket, 0.0) + traded
+        previous_volume = q.volume
+    expected = {c.time: c for c in file_candles("AAPL.csv")}
+    for bucket, prices in built.items():
+        c = expected[bucket]
+        assert (prices[0], max(prices), min(prices), prices[-1]) == (c.open, c.high, c.low, c.close), bucket
+        if bucket != int(start):  # the first quote has nothing to subtract from
+            assert volumes[bucket] == pytest.approx(c.volume)
+
+
+def test_path_stays_inside_the_candle() -> None:
+    for f in [i / 97 for i in range(97)]:
+        assert 99.0 <= path_price(100.0, 101.0, 99.0, 100.5, f) <= 101.0
+    # Up candle: low first; down candle: high first.
+    assert path_price(100.0, 101.0, 99.0, 100.5, 0.35) == 99.0
+    assert path_price(100.0, 101.0, 99.0, 99.5, 0.35) == 101.0
+
+
+def test_history_only_before_the_replay_instant(replay: ReplaySource, wall: WallClock) -> None:
+    wall.now += 0.5  # 30 s into the 00:00 candle
+    now = replay.clock()
+    candles = replay.history("AAPL", Period.parse("1d"), Timeframe.M1)
+    rows = [c for c in file_candles("AAPL.csv") if c.time <= now]
+    assert [c.time for c in candles] == [c.time for c in rows]
+    assert candles[:-1] == rows[:-1]
+    forming, full = candles[-1], rows[-1]
+    assert forming.open == full.open and forming.close == pytest.approx(path_price(
+        full.open, full.high, full.low, full.close, 0.5))
+    assert full.low <= forming.low <= forming.high <= full.high and forming.volume < full.volume
+
+
+def test_history_resampled_and_windowed(replay: ReplaySource, wall: WallClock) -> None:
+    wall.now += 30  # 00:30
+    candles = replay.history("AAPL", Period.parse("1d"), Timeframe.M5, end=MIDNIGHT + 600, limit=4)
+    rows = [c for c in file_candles("AAPL.csv") if c.time < MIDNIGHT + 600]
+    expected = resample_candles(rows, 300)[-4:]
+    assert candles == expected and candles[-1].time == MIDNIGHT + 300
+    assert all(c.time % 300 == 0 for c in candles)
+
+
+def test_finer_timeframe_than_the_file_is_unsupported(replay: ReplaySource) -> None:
+    with pytest.raises(UnsupportedRequest, match="300 s candles"):
+        replay.history("GC=F", Period.parse("1d"), Timeframe.M1)
+    assert replay.history("GC=F", Period.parse("1d"), Timeframe.M15)[-1].time == MIDNIGHT
+
+
+def test_epoch_seconds_file(replay: ReplaySource) -> None:
+    candles = {c.time: c for c in file_candles("GC=F.csv")}
+    assert replay.quote("GC=F").price == candles[int(MIDNIGHT)].open
+
+
+def test_replay_finishes(replay: ReplaySource, wall: WallClock) -> None:
+    wall.now += 90  # 01:30, the end of AAPL's file
+    with pytest.raises(SourceError, match="replay finished"):
+        replay.quote("AAPL")
+    assert replay.quote("GC=F").price > 0  # GC=F runs to 02:00
+    wall.now += 30
+    with pytest.raises(SourceError, match="replay finished"):
+        replay.history("GC=F", Period.parse("1d"), Timeframe.M5)
+
+
+def test_unknown_symbol_and_options(replay: ReplaySource) -> None:
+    with pytest.raises(UnknownSymbol):
+        replay.quote("MSFT")
+    with pytest.raises(UnsupportedRequest):
+        replay.options_chain("AAPL")
+
+
+def test_parquet_file(tmp_path: Path, wall: WallClock) -> None:
+    pytest.importorskip("pyarrow")
+    frame = pd.read_csv(DATA / "AAPL.csv")
+    frame.to_parquet(tmp_path / "AAPL.parquet")
+    source = ReplaySource(tmp_path, speed=60.0, start=MIDNIGHT, clock=wall)
+    assert source.quote("AAPL").price == file_candles("AAPL.csv")[90].open
+
+
+def test_given_start_and_symbols_filter(tmp_path: Path, wall: WallClock) -> None:
+    shutil.copy(DATA / "GC=F.csv", tmp_path / "GC=F.csv")
+    source = ReplaySource(tmp_path, start=MIDNIGHT - 3600, clock=wall, symbols=["gc=f"])
+    assert source.symbols == ("GC=F",) and source.clock() == MIDNIGHT - 3600
+    assert source.health()["replay_time"].startswith("2024-01-11T23:00")
+
+
+def test_select_window_rules() -> None:
+    candles = [Candle(t, 1, 1, 1, 1, 1) for t in range(0, 86_400 * 3, 3600)]
+    day = Period.parse("1d")
+    # The window starts in the hour bucket that holds now - 1 day.
+    assert select_window(candles, day, Timeframe.H1, now=86_400 * 3 - 1)[0].time == 86_400 * 2 - 3600
+    assert select_window(candles, day, Timeframe.H1, now=86_400 * 3)[0].time == 86_400 * 2
+    assert select_window(candles, day, Timeframe.H1, now=0, end=86_400)[-1].time == 86_400 - 3600
+    assert len(select_window(candles, Period.parse("max"), Timeframe.H1, now=10**9, limit=5)) == 5
