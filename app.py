@@ -14,7 +14,8 @@ from flask import Flask
 
 from api.errors import init_error_handlers
 from api.rest import create_rest_blueprint
-from api.ws import Hub, init_websocket_routes
+from api.hub import Hub
+from api.ws import init_websocket_routes
 from components.live_chart import register_live_chart_callbacks
 from components.shell import app_shell, register_shell_callbacks
 from feeds.bus import InProcessBus

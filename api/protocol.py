@@ -15,6 +15,11 @@ from feeds.models import Candle, InvalidInput, Quote, Tick, Timeframe, parse_sym
 
 PROTOCOL_VERSION = 1
 
+# Dialects: how one connection's messages are shaped (PROTOCOL.md "WebSocket" and "Seed dialects").
+ENVELOPE = "envelope"  # {"type", "timestamp", "seq", "data", "channel"}
+FLAT_PRICE = "flat_price"  # /ws/market-data: {"type": "price"|"signal", "symbol", ..., "timestamp"}
+FLAT_CANDLES = "flat_candles"  # /ws/market/{symbol}/{timeframe}: {"type": "full_update"|"candle_update", ...}
+
 
 class MessageType(str, Enum):
     # client → server
@@ -328,3 +333,56 @@ def batch_frame(messages: list[bytes]) -> bytes:
 def encode_flat(message: dict[str, Any]) -> bytes:
     """A message of the flat seed dialects (no envelope, no seq)."""
     return orjson.dumps(message)
+
+
+def flat_price(quote: Quote) -> bytes:
+    """/ws/market-data ``price`` message."""
+    return orjson.dumps({"type": "price", "symbol": quote.symbol, "price": _clean(quote.price),
+                         "volume": _clean(quote.volume), "timestamp": iso_ms(quote.timestamp)})
+
+
+def flat_signal(event: ChannelEvent) -> bytes:
+    """/ws/market-data ``signal`` message, from an envelope ``signal`` event's data."""
+    return orjson.dumps({"type": "signal", "symbol": event.symbol, "action": event.data.get("side"),
+                         "confidence": event.data.get("confidence"), "timestamp": iso_ms(event.time)})
+
+
+def flat_candle(kind: MessageType, symbol: str, timeframe: Timeframe, candle: Candle, time_: float,
+                signals: dict[str, Any] | None = None) -> bytes:
+    """/ws/market/{symbol}/{timeframe} ``full_update`` (with signals) or ``candle_update`` message."""
+    message: dict[str, Any] = {"type": kind.value, "symbol": symbol, "timeframe": timeframe.value,
+                               "candle": candle_to_wire(candle)}
+    if signals is not None:
+        message["signals"] = signals
+    message["timestamp"] = iso_ms(time_)
+    return orjson.dumps(message)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEvent:
+    """A ready-to-send event of one channel (signals, ideas, orders, alerts…) as producers publish it on the bus.
+
+    ``data`` is already the wire ``data`` object; ``symbol`` is None for channels without symbols.
+    """
+
+    channel: Channel
+    type: MessageType
+    symbol: str | None
+    data: dict[str, Any]
+    time: float
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A final, unmasked WebSocket text frame (RFC 6455 §5.2) carrying ``payload`` (UTF-8 JSON).
+
+    Servers never mask, so the same payload gives the same frame for every client; permessage-deflate allows
+    uncompressed messages (RFC 7692 §6), so this is valid whatever extension the client negotiated.
+    """
+    length = len(payload)
+    if length < 126:
+        header = bytes((0x81, length))
+    elif length < 65_536:
+        header = bytes((0x81, 126)) + length.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + length.to_bytes(8, "big")
+    return header + payload

@@ -7,9 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -100,3 +102,59 @@ def make_server(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
     yield make
     for server in started:
         server.stop()
+
+
+@dataclass
+class InProcessServer:
+    """The app served by a real Werkzeug server on a thread: real sockets, and the test can reach the services."""
+
+    app: Any
+    port: int
+    server: Any
+    thread: threading.Thread
+
+    @property
+    def services(self) -> Any:
+        return self.app.server.extensions["tickstream"]
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+        self.services.feed.stop()
+
+
+@pytest.fixture
+def inproc_server(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
+    """Start the app in this process with chosen settings (and hub options); stopped after the test."""
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from settings import load_settings
+
+    started: list[InProcessServer] = []
+
+    def make(start_feed: bool = True, slow_client_seconds: float | None = None, **overrides: Any) -> InProcessServer:
+        overrides.setdefault("symbols", "AAPL")
+        overrides.setdefault("update_interval", "0.05")
+        app = create_app(load_settings({}, data_dir=str(tmp_path), **overrides), start_feed=start_feed)
+        if slow_client_seconds is not None:
+            app.server.extensions["tickstream"].hub.slow_client_seconds = slow_client_seconds
+        port = free_port()
+        server = make_server("127.0.0.1", port, app.server, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="test-http", daemon=True)
+        thread.start()
+        running = InProcessServer(app, port, server, thread)
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        running.stop()

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from settings import load_settings
+from tests_support import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,8 @@ def test_rest_on_a_real_port(live_server) -> None:  # type: ignore[no-untyped-de
     base = live_server.base_url
     health = requests.get(base + "/health", timeout=5)
     assert health.status_code == 200 and health.json()["status"] == "healthy"
-    assert health.json()["live_data"]["quotes_fetched"] > 0
+    wait_for(lambda: requests.get(base + "/health", timeout=5).json()["live_data"]["quotes_fetched"] > 0, 10,
+             message="quotes counted in /health")
     quote = requests.get(base + "/api/v1/market-data/MSFT", timeout=5).json()
     history = requests.get(base + "/api/v1/market-data/MSFT/history?period=1d&interval=1m", timeout=5).json()
     # The stream and REST agree: the last candle's close is (close to) the current quote.

@@ -5,43 +5,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import websocket
 
+from tests_support import WsClient as Client
 from tests_support import wait_for
-
-
-class Client:
-    """A small synchronous client that unwraps batch frames and checks ``seq`` as it reads."""
-
-    def __init__(self, url: str) -> None:
-        self.ws = websocket.create_connection(url, timeout=10)
-        self.last_seq = 0
-        self.buffer: list[dict[str, Any]] = []
-
-    def send(self, message: Any) -> None:
-        self.ws.send(message if isinstance(message, str) else json.dumps(message))
-
-    def recv(self) -> dict[str, Any]:
-        if not self.buffer:
-            frame = json.loads(self.ws.recv())
-            self.buffer = frame["data"] if frame.get("type") == "batch" else [frame]
-        message = self.buffer.pop(0)
-        assert message["seq"] == self.last_seq + 1, f"seq jumped from {self.last_seq} to {message['seq']}"
-        self.last_seq = message["seq"]
-        return message
-
-    def recv_until(self, predicate, limit: int = 500) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-        for _ in range(limit):
-            message = self.recv()
-            if predicate(message):
-                return message
-        raise AssertionError("expected message did not arrive")
-
-    def close(self) -> None:
-        self.ws.close()
 
 
 @pytest.fixture

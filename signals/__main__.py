@@ -1,0 +1,5 @@
+"""Entry point of ``python -m signals``."""
+
+from signals.cli import main
+
+raise SystemExit(main())
