@@ -24,6 +24,7 @@ class WsStats:
 
     connections_opened: int = 0
     connections_closed: int = 0
+    # Totals of connections that have closed; live ones keep their own counters.
     messages_sent: int = 0
     frames_sent: int = 0
     bytes_sent: int = 0
@@ -84,8 +85,17 @@ class Connection:
         self.subscriptions: set[p.Subscription] = set()
         self.authenticated = True
         self._queue: deque[bytes] = deque()
-        self._cond = threading.Condition()
+        # A plain lock for the queue and an event to wake the sender only when it is idle: waking a thread per
+        # message (a Condition) was the largest cost of fan-out after the socket writes themselves.
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._idle = True
         self._seq = 0
+        # Written only under the lock or by the sender thread; the hub sums them for /metrics.
+        self.messages_sent = 0
+        self.frames_sent = 0
+        self.bytes_sent = 0
+        self.dropped = 0
         self._full_since: float | None = None
         self.closed = False
         self.close_code: int | None = None
@@ -103,7 +113,7 @@ class Connection:
     # -- outbound --------------------------------------------------------------------------------------------------
 
     def enqueue(self, body: bytes) -> None:
-        with self._cond:
+        with self._lock:
             if self.closed:
                 return
             if self.numbered:
@@ -111,7 +121,7 @@ class Connection:
                 body = p.with_seq(body, self._seq)
             if len(self._queue) >= self.maxlen:
                 self._queue.popleft()
-                self.stats.add(messages_dropped=1)
+                self.dropped += 1
                 now = time.monotonic()
                 if self._full_since is None:
                     self._full_since = now
@@ -122,7 +132,10 @@ class Connection:
             else:
                 self._full_since = None
             self._queue.append(body)
-            self._cond.notify()
+            wake = self._idle
+            self._idle = False
+        if wake:
+            self._wake.set()
 
     def send(self, kind: p.MessageType, data: Any, channel: p.Channel | None = None,
              timestamp: float | None = None) -> None:
@@ -138,18 +151,22 @@ class Connection:
         self.send(p.MessageType.ERROR, p.error_data(code, message))
 
     def _take(self) -> list[bytes] | None:
-        with self._cond:
-            self._cond.wait_for(lambda: bool(self._queue) or self.closed)
+        """Everything queued, waiting while there is nothing; None once the connection is closed."""
+        while True:
+            self._wake.wait()
             if self.closed:
                 return None
-        if self.batch and self.batch_interval > 0:
-            # Gather what arrives in the next batch interval into one frame: the browser component loses
-            # messages that arrive in quick succession, so fewer, larger frames are safer and cheaper.
-            time.sleep(self.batch_interval)
-        with self._cond:
-            items = list(self._queue)
-            self._queue.clear()
-        return items
+            if self.batch and self.batch_interval > 0:
+                # Gather what arrives in the next batch interval into one frame: the browser component loses
+                # messages that arrive in quick succession, so fewer, larger frames are safer and cheaper.
+                time.sleep(self.batch_interval)
+            with self._lock:
+                if self._queue:
+                    items = list(self._queue)
+                    self._queue.clear()
+                    return items
+                self._idle = True
+                self._wake.clear()
 
     def _send_loop(self) -> None:
         while True:
@@ -172,7 +189,9 @@ class Connection:
                 log.debug("send to %s failed: %s", self.id, exc)
                 self.close()
                 return
-            self.stats.add(messages_sent=len(items), frames_sent=count, bytes_sent=len(frames))
+            self.messages_sent += len(items)
+            self.frames_sent += count
+            self.bytes_sent += len(frames)
 
     # -- inbound -------------------------------------------------------------------------------------------------
 
@@ -206,7 +225,7 @@ class Connection:
     # -- closing -------------------------------------------------------------------------------------------------
 
     def close(self, code: p.CloseCode | None = None, reason: str = "") -> None:
-        with self._cond:
+        with self._lock:
             self._close_locked(code, reason)
 
     def _close_locked(self, code: p.CloseCode | None, reason: str) -> None:
@@ -215,7 +234,7 @@ class Connection:
         self.closed = True
         self.close_code = int(code) if code is not None else None
         self._queue.clear()
-        self._cond.notify()
+        self._wake.set()
         if code is not None:
             # Closing the socket wakes the receiving thread (its receive() raises ConnectionClosed). It runs on its
             # own thread because this may be the feed thread, which must never wait on a client.

@@ -176,7 +176,9 @@ class Hub:
                         del self._routes[key]
             connection.subscriptions.clear()
             if self._connections.pop(connection.id, None) is not None:
-                self.stats.add(connections_closed=1)
+                self.stats.add(connections_closed=1, messages_sent=connection.messages_sent,
+                               frames_sent=connection.frames_sent, bytes_sent=connection.bytes_sent,
+                               messages_dropped=connection.dropped)
 
     def handle_frame(self, connection: Connection, raw: str | bytes) -> None:
         """Decode and act on one client frame; every problem is answered with an ``error``, never an exception."""
@@ -308,20 +310,20 @@ class Hub:
 
     def snapshot_stats(self) -> dict[str, Any]:
         with self._lock:
-            active = len(self._connections)
-            subscriptions = sum(len(c.subscriptions) for c in self._connections.values())
+            live = list(self._connections.values())
+            subscriptions = sum(len(c.subscriptions) for c in live)
             routes = len(self._routes)
         s = self.stats
         return {
-            "active_connections": active,
+            "active_connections": len(live),
             "subscriptions": subscriptions,
             "routes": routes,
             "connections_opened": s.connections_opened,
             "connections_closed": s.connections_closed,
-            "messages_sent": s.messages_sent,
-            "frames_sent": s.frames_sent,
-            "bytes_sent": s.bytes_sent,
-            "messages_dropped": s.messages_dropped,
+            "messages_sent": s.messages_sent + sum(c.messages_sent for c in live),
+            "frames_sent": s.frames_sent + sum(c.frames_sent for c in live),
+            "bytes_sent": s.bytes_sent + sum(c.bytes_sent for c in live),
+            "messages_dropped": s.messages_dropped + sum(c.dropped for c in live),
             "slow_closes": s.slow_closes,
             "heartbeat_closes": s.heartbeat_closes,
             "errors_sent": s.errors_sent,

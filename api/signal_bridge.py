@@ -1,0 +1,125 @@
+"""Connects the signal trackers to the feed thread (seed, candle close) and to readers (WebSocket, REST, pages)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from api import protocol as p
+from feeds.candles import CandleEvent
+from feeds.models import ALL_TIMEFRAMES, Candle, Timeframe
+from signals import SignalTracker, TrackerConfig, agent_status, analyze_candles, prepared_payload, ws_status
+from signals.ideas import Idea
+
+log = logging.getLogger(__name__)
+
+# Candles a tracker starts from: enough for EMA(50), swings and pivots; seeding costs about 0.2 ms a candle on the
+# feed thread, so a new symbol costs 7 × 300 × 0.2 ms ≈ 0.4 s once.
+SEED_WINDOW = 300
+
+
+class SignalEngine:
+    """One ``SignalTracker`` per (symbol, timeframe), fed on the feed thread.
+
+    Thread rules: ``seed`` and ``candle_closed`` run only on the feed thread (the LiveFeed calls them); every other
+    method may run on any thread. Trackers publish immutable snapshots, and the tracker table is replaced whole
+    (copy-on-write), so readers need no lock.
+    """
+
+    def __init__(self, timeframes: Iterable[Timeframe] = ALL_TIMEFRAMES, config: TrackerConfig | None = None,
+                 seed_window: int = SEED_WINDOW) -> None:
+        self.timeframes = tuple(timeframes)
+        self.config = config
+        self.seed_window = seed_window
+        self._trackers: dict[tuple[str, Timeframe], SignalTracker] = {}
+
+    # -- feed thread -------------------------------------------------------------------------------------------
+
+    def seed(self, symbol: str, timeframe: Timeframe, candles: list[Candle]) -> None:
+        if timeframe not in self.timeframes:
+            return
+        tracker = SignalTracker(symbol, timeframe, self.config)
+        tracker.seed(candles[-self.seed_window:])
+        self._trackers = {**self._trackers, (symbol, timeframe): tracker}
+
+    def candle_closed(self, event: CandleEvent) -> list[tuple[str, Any]]:
+        tracker = self._trackers.get((event.symbol, event.timeframe))
+        if tracker is None:
+            return []
+        update = tracker.on_candle_closed(event.candle)
+        if not update.accepted:
+            return []
+        out: list[tuple[str, Any]] = []
+        if update.signal is not None:
+            out.append((f"signals.{event.symbol}", p.ChannelEvent(
+                p.Channel.SIGNALS, p.MessageType.SIGNAL, event.symbol, update.signal.to_ws(), event.event_time)))
+        for idea in (*update.ideas.born, *update.ideas.triggered, *update.ideas.closed):
+            out.append((f"ideas.{event.symbol}", _idea_event(idea, event.event_time)))
+        for idea in update.ideas.born:
+            out.append((f"payloads.{event.symbol}", _payload_event(idea, event.event_time)))
+        return out
+
+    # -- readers (any thread) ------------------------------------------------------------------------------------
+
+    def tracker(self, symbol: str, timeframe: Timeframe) -> SignalTracker | None:
+        return self._trackers.get((symbol, timeframe))
+
+    def trackers(self, symbol: str | None = None) -> list[SignalTracker]:
+        return [t for (s, _), t in self._trackers.items() if symbol is None or s == symbol]
+
+    def overlays(self, symbol: str, timeframe: Timeframe) -> dict[str, Any]:
+        """The ``signals`` object of ``full_update`` (PROTOCOL.md), plus the floor pivots."""
+        tracker = self._trackers.get((symbol, timeframe))
+        if tracker is None:
+            return {"pivot_points": [], "fvg_zones": [], "break_signals": [], "pivot_levels": []}
+        return tracker.snapshot.overlays()
+
+    def signal_list(self, symbol: str, timeframe: Timeframe | None) -> list[dict[str, Any]]:
+        """Consensus signals newest first, of one timeframe or of all."""
+        items: list[dict[str, Any]] = []
+        for tracker in self.trackers(symbol):
+            if timeframe is None or tracker.timeframe == timeframe:
+                items.extend(tracker.snapshot.signal_list())
+        items.sort(key=lambda s: str(s["timestamp"]), reverse=True)
+        return items
+
+    def ws_status(self) -> dict[str, Any]:
+        return ws_status(self._trackers.values())
+
+    def agent_status(self) -> dict[str, Any]:
+        return agent_status(self._trackers.values())
+
+    def snapshot(self, subscription: p.Subscription) -> list[p.ChannelEvent]:
+        """What a new subscriber of ``signals``, ``ideas`` or ``payloads`` gets at once: the current state."""
+        trackers = self.trackers(subscription.symbol)
+        events: list[p.ChannelEvent] = []
+        for tracker in trackers:
+            snap = tracker.snapshot
+            stamp = float(snap.last_update or 0.0)
+            if subscription.channel is p.Channel.SIGNALS and snap.signals:
+                latest = snap.signals[0]
+                events.append(p.ChannelEvent(p.Channel.SIGNALS, p.MessageType.SIGNAL, tracker.symbol,
+                                             latest.to_ws(), stamp))
+            elif subscription.channel is p.Channel.IDEAS:
+                events.extend(_idea_event(idea, stamp) for idea in snap.ideas)
+            elif subscription.channel is p.Channel.PAYLOADS:
+                events.extend(_payload_event(idea, stamp) for idea in snap.ideas)
+        return events
+
+
+def _idea_event(idea: Idea, time_: float) -> p.ChannelEvent:
+    return p.ChannelEvent(p.Channel.IDEAS, p.MessageType.IDEA, idea.symbol, idea.to_dict(), time_)
+
+
+def _payload_event(idea: Idea, time_: float) -> p.ChannelEvent:
+    return p.ChannelEvent(p.Channel.PAYLOADS, p.MessageType.PREPARED_PAYLOAD, idea.symbol,
+                          prepared_payload(idea), time_)
+
+
+def levels_from_history(candles: list[Candle], timeframe: Timeframe) -> dict[str, Any]:
+    """Overlays of a whole history (for a symbol no tracker follows yet), via the vectorised functions."""
+    closed = (candles[:-1] if candles else candles)[-SEED_WINDOW:]
+    analysis = analyze_candles(closed, timeframe)
+    overlays: dict[str, Any] = analysis.overlays()
+    return overlays
