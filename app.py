@@ -13,16 +13,20 @@ import dash
 from flask import Flask
 
 from api.errors import init_error_handlers
-from api.rest import create_rest_blueprint
+from api.health import health_body
 from api.hub import Hub
+from api.metrics import live_data
+from api.openapi import create_openapi_blueprint
+from api.rest import create_rest_blueprint
 from api.ws import init_websocket_routes
 from components.live_chart import register_live_chart_callbacks
 from components.shell import app_shell, register_shell_callbacks
 from feeds.bus import InProcessBus
+from feeds.factory import build_source
 from feeds.live import LiveFeed
 from feeds.market import MarketService
-from feeds.simulated import SimulatedSource
 from feeds.source import MarketSource
+from feeds.stats import FeedStats
 from settings import Settings, load_settings, parse_cli
 
 ROOT = Path(__file__).resolve().parent
@@ -41,57 +45,30 @@ class Services:
     hub: Hub
 
     def health(self) -> tuple[dict[str, Any], int]:
-        feed_ok = self.feed.is_running
-        stats = self.feed.stats.snapshot()
-        status = "healthy" if feed_ok else "unhealthy"
-        body = {
-            "status": status,
-            "database": "not_configured",
-            "redis": "not_configured",
-            "agents": "not_configured",
-            "live_data": {
-                "status": "running" if feed_ok else "stopped",
-                "quotes_fetched": stats["quotes_fetched"],
-                "errors": stats["errors"],
-                "uptime": stats["uptime"],
-            },
-        }
-        return body, 200 if status != "unhealthy" else 503
+        return health_body(self.feed, self.source)
 
     def live_metrics(self) -> dict[str, Any]:
-        stats = self.feed.stats.snapshot()
-        return {
-            **stats,
-            "feed_running": self.feed.is_running,
-            "update_interval": self.feed.interval,
-            "symbols": list(self.feed.symbols),
-            "sources": [self.source.health()],
-            "bus": {"published": self.bus.published, "handler_errors": self.bus.handler_errors},
-            "websocket": self.hub.snapshot_stats(),
-        }
-
-
-def build_source(settings: Settings) -> MarketSource:
-    if settings.feed == "sim":
-        return SimulatedSource(seed=settings.seed)
-    raise SystemExit(f"feed {settings.feed!r} is not available yet; use --feed sim")
+        return live_data(self.feed, self.source, self.bus, self.hub, self.settings.feed)
 
 
 def create_app(settings: Settings | None = None, start_feed: bool = True) -> dash.Dash:
     """Build the whole application. The feed thread starts here (unless ``start_feed`` is False), not at import."""
     settings = settings or load_settings()
     server = Flask(__name__)
-    source = build_source(settings)
+    source, clock = build_source(settings)
     bus = InProcessBus()
+    # The feed runs on the source's clock (replay time for --feed replay); uptime stays in wall-clock seconds.
     feed = LiveFeed(source, bus, settings.symbols, interval=settings.update_interval,
-                    max_symbols=settings.max_tracked_symbols)
+                    max_symbols=settings.max_tracked_symbols, clock=clock, stats=FeedStats())
     market = MarketService(source, feed)
     hub = Hub(bus, feed, settings)
     services = Services(settings, source, bus, feed, market, hub)
     server.extensions["tickstream"] = services
 
     init_error_handlers(server)
-    server.register_blueprint(create_rest_blueprint(market, services.health, services.live_metrics))
+    server.register_blueprint(create_rest_blueprint(market, services.health, services.live_metrics,
+                                                    peer_route=settings.bench_peer_route))
+    server.register_blueprint(create_openapi_blueprint())
     init_websocket_routes(server, hub, settings)
 
     app = dash.Dash(

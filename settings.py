@@ -13,6 +13,16 @@ from feeds.models import InvalidInput, Timeframe, parse_symbol
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GC=F", "BTC-USD", "^GSPC")
 FEEDS = ("sim", "yahoo", "replay")
+# Sources a failover chain may hold (TICKSTREAM_SOURCES). The simulated market is not one of them: it never stands
+# in for real data; it is chosen alone with --feed sim. Replay serves the past on its own clock, so it runs alone.
+LIVE_SOURCES = ("yahoo", "polygon", "alpaca")
+CHAIN_SOURCES = (*LIVE_SOURCES, "replay")
+# What each source needs before it can be used: (settings field, environment variable).
+SOURCE_REQUIREMENTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "polygon": (("polygon_api_key", "POLYGON_API_KEY"),),
+    "alpaca": (("alpaca_api_key", "ALPACA_API_KEY"), ("alpaca_secret_key", "ALPACA_SECRET_KEY")),
+    "replay": (("replay_dir", "TICKSTREAM_REPLAY_DIR"),),
+}
 
 
 def _secret() -> Any:
@@ -25,6 +35,10 @@ class Settings:
     port: int = 8000
     debug: bool = False
     feed: str = "sim"
+    # Failover chain for --feed yahoo|replay, tried in order (TICKSTREAM_SOURCES=yahoo,polygon); empty: the feed alone.
+    sources: tuple[str, ...] = ()
+    # Hard wall-clock limit (seconds) on one call to a source in the failover chain.
+    source_timeout: float = 10.0
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     default_timeframe: Timeframe = Timeframe.M1
     # Seconds between feed ticks; 0.05 is supported.
@@ -48,10 +62,19 @@ class Settings:
     alpaca_secret_key: str | None = _secret()
     auth_tokens: tuple[str, ...] = field(default=(), repr=False)
     jwt_secret: str | None = _secret()
+    # Registers a bare Flask JSON route (/bench/peer) that bench/rest.py compares the REST routes against.
+    bench_peer_route: bool = False
 
     @property
     def default_symbol(self) -> str:
         return self.symbols[0]
+
+    @property
+    def source_chain(self) -> tuple[str, ...]:
+        """The failover chain for a real-data feed: ``sources`` or, when none are listed, the feed alone."""
+        if self.feed == "sim":
+            return ()
+        return self.sources or (self.feed,)
 
 
 # Environment variable → field. The seed names (POLYGON_API_KEY, REDIS_URL, …) are kept as the design lists them.
@@ -60,6 +83,8 @@ _ENV_NAMES: dict[str, str] = {
     "PORT": "port",
     "TICKSTREAM_DEBUG": "debug",
     "TICKSTREAM_FEED": "feed",
+    "TICKSTREAM_SOURCES": "sources",
+    "TICKSTREAM_SOURCE_TIMEOUT": "source_timeout",
     "TICKSTREAM_SYMBOLS": "symbols",
     "TICKSTREAM_DEFAULT_TIMEFRAME": "default_timeframe",
     "TICKSTREAM_UPDATE_INTERVAL": "update_interval",
@@ -81,6 +106,7 @@ _ENV_NAMES: dict[str, str] = {
     "ALPACA_SECRET_KEY": "alpaca_secret_key",
     "TICKSTREAM_AUTH_TOKENS": "auth_tokens",
     "TICKSTREAM_JWT_SECRET": "jwt_secret",
+    "TICKSTREAM_BENCH_PEER_ROUTE": "bench_peer_route",
 }
 
 
@@ -101,10 +127,13 @@ def _cast(name: str, raw: Any) -> Any:
                 "ws_max_message_bytes"):
         return int(raw)
     if name in ("update_interval", "replay_speed", "ws_heartbeat_interval", "ws_batch_interval",
-                "ws_max_messages_per_second"):
+                "ws_max_messages_per_second", "source_timeout"):
         return float(raw)
-    if name == "debug":
+    if name in ("debug", "bench_peer_route"):
         return raw if isinstance(raw, bool) else _parse_bool(str(raw))
+    if name == "sources":
+        items = raw.split(",") if isinstance(raw, str) else list(raw)
+        return tuple(dict.fromkeys(str(s).strip().lower() for s in items if str(s).strip()))
     if name in ("data_dir", "cache_dir", "replay_dir"):
         return Path(raw)
     if name == "symbols":
@@ -131,7 +160,34 @@ def _validate(settings: Settings) -> Settings:
         raise ValueError("port must be in 1..65535")
     if settings.feed == "replay" and settings.replay_dir is None:
         raise ValueError("--feed replay needs --replay-dir (or TICKSTREAM_REPLAY_DIR)")
+    if settings.source_timeout <= 0:
+        raise ValueError("source_timeout must be positive")
+    check_sources(settings)
     return settings
+
+
+def check_sources(settings: Settings) -> None:
+    """Raise ValueError naming what is wrong with the source choice (unknown name, mixing, a missing key)."""
+    unknown = [s for s in settings.sources if s not in (*CHAIN_SOURCES, "sim")]
+    if unknown:
+        raise ValueError(f"TICKSTREAM_SOURCES: unknown source(s) {', '.join(unknown)}; "
+                         f"use {', '.join(CHAIN_SOURCES)} (or sim alone)")
+    if settings.feed == "sim":
+        if settings.sources not in ((), ("sim",)):
+            raise ValueError("the simulated market (--feed sim) is never mixed with other sources; choose --feed "
+                             f"yahoo or replay to use TICKSTREAM_SOURCES={','.join(settings.sources)}")
+        return
+    chain = settings.source_chain
+    if "sim" in chain:
+        raise ValueError("TICKSTREAM_SOURCES: sim is never mixed into real data; use --feed sim on its own")
+    if "replay" in chain and chain != ("replay",):
+        raise ValueError("TICKSTREAM_SOURCES: replay serves the past on its own clock and cannot share a chain")
+    if settings.feed == "replay" and chain != ("replay",):
+        raise ValueError(f"--feed replay cannot use TICKSTREAM_SOURCES={','.join(chain)}")
+    for name in chain:
+        missing = [env for field_name, env in SOURCE_REQUIREMENTS.get(name, ()) if not getattr(settings, field_name)]
+        if missing:
+            raise ValueError(f"source {name} needs {' and '.join(missing)}, which is not set")
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -154,6 +210,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         typed = {name: _cast(name, raw) for name, raw in values.items()}
     except InvalidInput as exc:
         raise ValueError(exc.message) from None
+    if "feed" not in typed and typed.get("sources"):
+        # Listing sources is choosing real data: the feed follows the chain instead of staying on the simulation.
+        chain = typed["sources"]
+        typed["feed"] = "sim" if chain == ("sim",) else "replay" if chain == ("replay",) else "yahoo"
     settings = Settings(**typed)
     if "cache_dir" not in typed:
         settings = replace(settings, cache_dir=settings.data_dir / "cache")
@@ -164,7 +224,11 @@ def parse_cli(argv: Sequence[str] | None = None, env: Mapping[str, str] | None =
     parser = argparse.ArgumentParser(prog="python app.py", description="Tickstream: live market dashboard and stream")
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1, env HOST)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8000, env PORT)")
-    parser.add_argument("--feed", choices=FEEDS, help="market source (default sim, env TICKSTREAM_FEED)")
+    parser.add_argument("--feed", choices=FEEDS,
+                        help="market source: sim (default), yahoo (live providers, chain from TICKSTREAM_SOURCES) or "
+                             "replay (files from --replay-dir); env TICKSTREAM_FEED")
+    parser.add_argument("--sources", help="failover chain for --feed yahoo, e.g. yahoo,polygon "
+                                          "(env TICKSTREAM_SOURCES; default: the feed alone)")
     parser.add_argument("--symbols", help="comma-separated symbols to stream, e.g. AAPL,MSFT,GC=F")
     parser.add_argument("--interval", dest="update_interval", type=float, help="seconds between ticks (default 1)")
     parser.add_argument("--seed", type=int, help="seed of the simulated market (default 42)")

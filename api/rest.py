@@ -1,20 +1,39 @@
-"""REST routes under /api/v1 (market data) and the service routes (/health)."""
+"""REST routes under /api/v1 (quotes, history, options) and the service routes (/health, /metrics…)."""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
+from dataclasses import fields
+from datetime import date
 from typing import Any
 
+import orjson
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.errors import ApiError
-from api.protocol import candle_to_wire, quote_to_rest
+from api.metrics import PrometheusExporter
+from api.protocol import candle_to_wire, iso_ms, quote_to_rest
+from feeds.failover import Sourced
 from feeds.market import MarketService, default_interval
-from feeds.models import InvalidInput, Period, Timeframe, parse_symbol
+from feeds.models import (
+    Candle,
+    InvalidInput,
+    OptionChain,
+    OptionContract,
+    Period,
+    Timeframe,
+    parse_symbol,
+)
 from feeds.source import SourceError, UnknownSymbol, UnsupportedRequest
 
 MAX_LIMIT = 50_000
+# 2100-01-01: far enough for any paging, and keeps ``end`` inside what datetime and the sources can represent.
+MAX_END = 4_102_444_800
+_EXPIRATION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CONTRACT_FIELDS = tuple(f.name for f in fields(OptionContract))
 
 
 class HistoryQuery(BaseModel):
@@ -22,10 +41,33 @@ class HistoryQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    period: str | None = None
-    interval: str | None = None
-    end: float | None = Field(default=None, gt=0, description="Unix seconds; only candles opening before it")
+    period: str | None = Field(
+        default=None,
+        description="1d 5d 1mo 3mo 6mo 1y 2y 5y max, or Nd for N days (case-insensitive); "
+                    "default from the interval (1m→1d, 5m→5d, 15m/30m/1h→1mo, 4h→3mo, 1d→1y)",
+        examples=["30d", "1y"],
+    )
+    interval: str | None = Field(
+        default=None,
+        description="candle width: 1m 5m 15m 30m 1h 4h 1d (60m = 1h); default from the period",
+        examples=["1d", "1m"],
+    )
+    end: float | None = Field(default=None, gt=0, le=MAX_END,
+                              description="Unix seconds; only candles opening strictly before it (paging back)")
     limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT, description="at most this many newest candles")
+
+
+class OptionsQuery(BaseModel):
+    """Query string of the options route."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    expiration: str | None = Field(
+        default=None,
+        description="expiration date YYYY-MM-DD, one of the listed ``expirations``; default the nearest",
+        json_schema_extra={"format": "date"},
+        examples=["2024-01-19"],
+    )
 
 
 def _symbol(raw: str) -> str:
@@ -58,9 +100,65 @@ def _source_call(call: Callable[[], Any]) -> Any:
         raise ApiError(503, "no_data", f"no source can answer and nothing is cached: {exc}") from None
 
 
+def _json(body: dict[str, Any]) -> Response:
+    # orjson: a year of candles or a 5-day minute window (7200 candles) encodes ~10× faster than Flask's json, and it
+    # writes NaN as null, as PROTOCOL.md asks.
+    return Response(orjson.dumps(body), mimetype="application/json")
+
+
+def _finite(value: Any) -> Any:
+    # PROTOCOL.md: missing values are null, never NaN.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _labels(sourced: Sourced[Any]) -> dict[str, Any]:
+    """Where an answer came from; a stale one also says when it was fetched."""
+    labels: dict[str, Any] = {"source": sourced.source, "stale": sourced.stale}
+    if sourced.stale and sourced.as_of is not None:
+        labels["as_of"] = iso_ms(sourced.as_of)
+    return labels
+
+
+def contract_to_wire(contract: OptionContract) -> dict[str, Any]:
+    return {name: _finite(getattr(contract, name)) for name in _CONTRACT_FIELDS}
+
+
+def chain_to_wire(chain: OptionChain) -> dict[str, Any]:
+    return {
+        "symbol": chain.symbol,
+        "underlying_price": _finite(chain.underlying_price),
+        "expiration": chain.expiration,
+        "expirations": list(chain.expirations),
+        "calls": [contract_to_wire(c) for c in chain.calls],
+        "puts": [contract_to_wire(c) for c in chain.puts],
+    }
+
+
+def _expiration(raw: str | None) -> str | None:
+    if raw is None or raw == "":
+        return None
+    text = raw.strip()
+    try:
+        if not _EXPIRATION_RE.match(text):
+            raise ValueError(text)
+        date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, "invalid_expiration", f"expiration must be a date YYYY-MM-DD, got {raw!r}") from None
+    return text
+
+
+_PEER_BODY = {"symbol": "AAPL", "price": 190.12, "change": 1.05, "change_percent": 0.55, "volume": 1_234_567.0,
+              "bid": 190.11, "ask": 190.13, "timestamp": "2024-01-15T10:30:00.123Z", "source": "peer",
+              "stale": False}
+
+
 def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict[str, Any], int]],
-                          live_metrics: Callable[[], dict[str, Any]]) -> Blueprint:
+                          live_metrics: Callable[[], dict[str, Any]], *, peer_route: bool = False) -> Blueprint:
+    """The REST blueprint. ``peer_route`` adds ``/bench/peer``, a bare JSON route bench/rest.py measures against."""
     api = Blueprint("tickstream_api", __name__)
+    exporter = PrometheusExporter(live_metrics)
 
     @api.get("/api/v1/market-data/<symbol>/history")
     @api.get("/api/v1/market-data/<symbol>/historical")
@@ -77,18 +175,31 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
             timeframe = default_interval(period) if period else Timeframe.D1
         if period is None:
             period = Period.parse(timeframe.default_period)
-        candles = _source_call(lambda: market.history(symbol, period, timeframe, query.end, query.limit))
-        return jsonify({
+        sourced: Sourced[list[Candle]] = _source_call(
+            lambda: market.history_sourced(symbol, period, timeframe, query.end, query.limit))
+        return _json({
             "symbol": symbol,
             "period": period.name,
             "interval": timeframe.value,
-            "data": [candle_to_wire(c) for c in candles],
+            "data": [candle_to_wire(c) for c in sourced.value],
+            **_labels(sourced),
         })
+
+    @api.get("/api/v1/market-data/<symbol>/options")
+    def options(symbol: str) -> Response:
+        symbol = _symbol(symbol)
+        query: OptionsQuery = _query(OptionsQuery)
+        expiration = _expiration(query.expiration)
+        sourced: Sourced[OptionChain] = _source_call(lambda: market.options_sourced(symbol, expiration))
+        return _json({**chain_to_wire(sourced.value), **_labels(sourced)})
 
     @api.get("/api/v1/market-data/<symbol>")
     def quote(symbol: str) -> Response:
         parsed = _symbol(symbol)
-        return jsonify(quote_to_rest(_source_call(lambda: market.quote(parsed))))
+        sourced = _source_call(lambda: market.quote_sourced(parsed))
+        body = quote_to_rest(sourced.value)
+        body.update(_labels(sourced))
+        return _json(body)
 
     @api.get("/health")
     def health_route() -> Response:
@@ -100,6 +211,16 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
     @api.get("/metrics/live-data")
     def live_data_metrics() -> Response:
         return jsonify(live_metrics())
+
+    @api.get("/metrics")
+    def prometheus_metrics() -> Response:
+        return Response(exporter.render(), content_type=exporter.content_type)
+
+    if peer_route:
+        @api.get("/bench/peer")
+        def bench_peer() -> Response:
+            # Flask's own jsonify: the peer is the plain Flask way of answering JSON.
+            return jsonify(_PEER_BODY)
 
     @api.route("/api/<path:anything>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     def api_not_found(anything: str) -> Response:

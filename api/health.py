@@ -1,0 +1,99 @@
+"""The /health body (PROTOCOL.md): healthy, degraded (a source circuit open or stale data) or unhealthy (HTTP 503)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feeds.live import LiveFeed
+from feeds.source import MarketSource
+
+HEALTHY = "healthy"
+DEGRADED = "degraded"
+UNHEALTHY = "unhealthy"
+
+
+def source_states(source: MarketSource) -> list[dict[str, Any]]:
+    """``[{name, state, ...}]`` for every source behind ``source``: breaker states for a failover chain, the
+    source's own state otherwise (the simulated market reports ``ok``)."""
+    health = source.health()
+    entries = health.get("sources")
+    if isinstance(entries, list):
+        return [
+            {
+                "name": entry.get("name"),
+                "state": entry.get("state"),
+                "consecutive_failures": entry.get("consecutive_failures", 0),
+                "total_failures": entry.get("total_failures", 0),
+                "last_error": entry.get("last_error"),
+                "last_failure": entry.get("last_failure"),
+                "last_success": entry.get("last_success"),
+                "lingering_calls": entry.get("lingering_calls", 0),
+            }
+            for entry in entries
+        ]
+    return [{
+        "name": health.get("name", source.name),
+        "state": health.get("state", "ok"),
+        "consecutive_failures": 0,
+        "total_failures": health.get("errors", 0),
+        "last_error": health.get("last_error"),
+        "last_failure": None,
+        "last_success": health.get("last_success"),
+        "lingering_calls": health.get("lingering_calls", 0),
+    }]
+
+
+def _usable(state: object) -> bool:
+    # "closed" is a failover breaker that lets calls through; "ok" is a source that reports on itself.
+    return state in ("closed", "ok")
+
+
+def health_body(feed: LiveFeed, source: MarketSource) -> tuple[dict[str, Any], int]:
+    """The body and HTTP status of GET /health.
+
+    - unhealthy (503): the feed thread is not running, or it tracks no symbol (every first quote failed), or no
+      source can be called (every circuit open) and the feed has no price at all to show;
+    - degraded (200): a source's circuit is open or half-open, or a tracked symbol's latest price is the stale
+      fallback from the cache;
+    - healthy (200) otherwise. ``reasons`` says why it is not healthy.
+    """
+    stats = feed.stats.snapshot()
+    sources = source_states(source)
+    running = feed.is_running
+    quotes = {symbol: feed.latest_quote(symbol) for symbol in feed.symbols}
+    stale = sorted(symbol for symbol, quote in quotes.items() if quote is not None and quote.stale)
+    have_prices = any(quote is not None for quote in quotes.values())
+
+    reasons: list[str] = []
+    if not running:
+        reasons.append("the feed thread is not running")
+    elif not quotes and feed.iterations > 0:
+        # After the first iteration: while it runs, the symbols being admitted are briefly in neither list.
+        reasons.append("the feed tracks no symbol: no source could give a first quote")
+    blocked = [s["name"] for s in sources if not _usable(s["state"])]
+    if sources and len(blocked) == len(sources) and not have_prices:
+        reasons.append("no source can be called and there is no data to serve")
+    unhealthy = bool(reasons)
+    for name in blocked:
+        state = next(s["state"] for s in sources if s["name"] == name)
+        reasons.append(f"source {name} is {state}")
+    if stale:
+        reasons.append(f"stale data for {', '.join(stale)}")
+
+    status = UNHEALTHY if unhealthy else DEGRADED if reasons else HEALTHY
+    body: dict[str, Any] = {
+        "status": status,
+        "database": "not_configured",
+        "redis": "not_configured",
+        "agents": "not_configured",
+        "live_data": {
+            "status": "running" if running else "stopped",
+            "quotes_fetched": stats["quotes_fetched"],
+            "errors": stats["errors"],
+            "uptime": stats["uptime"],
+            "stale": bool(stale),
+            "sources": [{"name": s["name"], "state": s["state"]} for s in sources],
+        },
+        "reasons": reasons,
+    }
+    return body, 503 if status == UNHEALTHY else 200

@@ -1,0 +1,479 @@
+"""The OpenAPI 3.1 document of every REST route (PROTOCOL.md) and the blueprint serving it at /api/v1/openapi.json.
+
+Schemas come from pydantic models: the query models the routes validate with (api/rest.py) and the response models
+below, which restate PROTOCOL.md and SIGNALS.md shapes field by field. Fields a route may add later are allowed
+(PROTOCOL.md: clients ignore fields they do not know), so response objects do not forbid extra properties.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any, Literal
+
+from flask import Blueprint, Response, jsonify
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
+
+from api.rest import MAX_END, MAX_LIMIT, HistoryQuery, OptionsQuery
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1.0.0"
+_REF = "#/components/schemas/{model}"
+
+# PROTOCOL.md "Common rules", with lower case allowed because symbols are case-insensitive on input.
+SYMBOL_PATTERN = r"^[A-Za-z0-9^][A-Za-z0-9.\-=^]{0,19}$"
+PERIOD_PATTERN = r"^([1-9][0-9]{0,4}[dD]|[136][mM][oO]|[125][yY]|[mM][aA][xX])$"
+TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d", "60m"]
+EXPIRATION_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+Number = float | None
+
+
+class _Open(BaseModel):
+    # Responses may grow new optional fields (PROTOCOL.md), so a documented object never forbids extra ones.
+    model_config = ConfigDict(extra="allow")
+
+
+# -- market data -----------------------------------------------------------------------------------------------
+
+
+class ErrorDetail(_Open):
+    code: str = Field(description="machine-readable code, e.g. invalid_symbol, unknown_symbol, no_data")
+    message: str
+
+
+class ErrorBody(_Open):
+    """Every error answer of the API."""
+
+    error: ErrorDetail
+
+
+class Quote(_Open):
+    symbol: str
+    price: Number
+    change: Number = Field(description="price minus the previous close")
+    change_percent: Number
+    volume: Number = Field(description="volume traded since the start of the UTC day")
+    bid: Number
+    ask: Number
+    timestamp: str = Field(description="ISO-8601 UTC with milliseconds and Z", json_schema_extra={"format": "date-time"})
+    source: str = Field(description="the source that produced the price: sim, yahoo, polygon, alpaca, replay")
+    stale: bool = Field(default=False, description="true: every source failed; this is the last good value")
+    as_of: str | None = Field(default=None, description="when a stale value was fetched (ISO-8601 UTC)")
+
+
+class Candle(_Open):
+    time: int = Field(description="the candle's open time in Unix seconds")
+    open: Number
+    high: Number
+    low: Number
+    close: Number
+    volume: Number
+
+
+class History(_Open):
+    symbol: str
+    period: str
+    interval: Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
+    data: list[Candle] = Field(description="oldest first")
+    source: str = Field(default="", description="the source that produced the candles")
+    stale: bool = Field(default=False, description="true: every source failed; these are the last good candles")
+    as_of: str | None = Field(default=None, description="when stale candles were fetched (ISO-8601 UTC)")
+
+
+class OptionContract(_Open):
+    contract_symbol: str = Field(description="OCC symbol, e.g. AAPL240119C00190000")
+    strike: float
+    last_price: Number
+    bid: Number
+    ask: Number
+    volume: int | None
+    open_interest: int | None
+    implied_volatility: Number = Field(description="annual, as a decimal (0.25 = 25 %)")
+    delta: Number = Field(description="option price change per 1.00 move of the underlying")
+    gamma: Number
+    theta: Number = Field(description="option price change per calendar day")
+    vega: Number = Field(description="option price change per volatility point")
+    unusual: bool = Field(description="volume far above open interest or the contract's usual volume")
+
+
+class OptionChain(_Open):
+    symbol: str
+    underlying_price: Number
+    expiration: str = Field(json_schema_extra={"format": "date"})
+    expirations: list[str] = Field(description="every expiration the source lists, nearest first")
+    calls: list[OptionContract]
+    puts: list[OptionContract]
+    source: str = Field(default="")
+    stale: bool = False
+    as_of: str | None = None
+
+
+# -- service -----------------------------------------------------------------------------------------------------
+
+
+class SourceState(_Open):
+    name: str
+    state: str = Field(description="closed / half_open / open for a failover source; ok for the simulated market")
+
+
+class LiveDataHealth(_Open):
+    status: Literal["running", "stopped"]
+    quotes_fetched: int
+    errors: int
+    uptime: float = Field(description="seconds")
+    stale: bool = False
+    sources: list[SourceState] = Field(default_factory=list)
+
+
+class Health(_Open):
+    status: Literal["healthy", "degraded", "unhealthy"]
+    database: str
+    redis: str
+    agents: str
+    live_data: LiveDataHealth
+    reasons: list[str] = Field(default_factory=list, description="why the status is not healthy")
+
+
+class SourceDetail(_Open):
+    name: str
+    state: str
+    consecutive_failures: int
+    total_failures: int
+    last_error: str | None
+    last_failure: float | None
+    last_success: float | None
+    lingering_calls: int
+
+
+class LiveData(_Open):
+    """Feed statistics; more counters may appear."""
+
+    quotes_fetched: int
+    errors: int
+    restarts: int
+    uptime: float = Field(description="seconds")
+    feed: str
+    feed_running: bool
+    symbols: list[str]
+    sources: list[SourceDetail]
+    cache: dict[str, Any] | None = Field(description="hits, misses, hit_rate, stale_reads, writes, errors")
+    cache_hit_rate: float | None
+    bus: dict[str, Any]
+    websocket: dict[str, Any] = Field(
+        description="active_connections, subscriptions, messages_sent, messages_dropped, frames_sent…")
+
+
+# -- signals (SIGNALS.md) ----------------------------------------------------------------------------------------
+
+
+class Vote(_Open):
+    agent: str
+    action: Literal["BUY", "SELL", "HOLD"]
+    confidence: float = Field(ge=0, le=1)
+
+
+class AgentsConsensus(_Open):
+    # camelCase: the wire names PROTOCOL.md fixed for this object.
+    agentsInFavor: int
+    totalAgents: int
+    votes: list[Vote]
+
+
+class Signal(_Open):
+    id: str
+    symbol: str
+    action: Literal["BUY", "SELL", "HOLD"]
+    confidence: float = Field(ge=0, le=1)
+    price: Number
+    timestamp: str = Field(json_schema_extra={"format": "date-time"})
+    timeframe: str
+    reasoning: str
+    agents_consensus: AgentsConsensus
+
+
+class SignalList(_Open):
+    signals: list[Signal] = Field(description="newest first")
+
+
+class SwingPoint(_Open):
+    time: int
+    index: int
+    kind: Literal["high", "low"]
+    price: float
+    confirmed_time: int
+    confirmed_index: int
+
+
+class FairValueGap(_Open):
+    time: int
+    index: int
+    direction: Literal["bullish", "bearish"]
+    top: float
+    bottom: float
+    confirmed_index: int
+    mitigated: bool
+    mitigated_index: int | None
+    mitigated_time: int | None
+
+
+class StructureBreak(_Open):
+    time: int
+    index: int
+    direction: Literal["bullish", "bearish"]
+    kind: Literal["BOS", "CHOCH"]
+    level: float
+    swing_index: int
+    swing_time: int
+
+
+class FloorPivots(_Open):
+    period_start: int
+    P: float
+    R1: float
+    R2: float
+    R3: float
+    S1: float
+    S2: float
+    S3: float
+
+
+class Overlays(_Open):
+    pivot_points: list[SwingPoint]
+    fvg_zones: list[FairValueGap]
+    break_signals: list[StructureBreak]
+    pivot_levels: list[FloorPivots]
+
+
+class SignalLevels(_Open):
+    symbol: str
+    timeframe: str
+    signals: Overlays
+
+
+class SignalCounts(_Open):
+    pivot_points: int
+    fvg_zones: int
+    break_signals: int
+
+
+class TrackerStatus(_Open):
+    last_candle_count: int
+    last_update_time: str | None
+    cached_signals_count: SignalCounts
+
+
+class WsStatus(_Open):
+    active_trackers: int
+    trackers: dict[str, TrackerStatus] = Field(description='keyed by "SYMBOL_TIMEFRAME", e.g. "GC=F_1h"')
+
+
+_MODELS: tuple[type[BaseModel], ...] = (
+    ErrorBody, Quote, History, OptionChain, Health, LiveData, SignalList, SignalLevels, WsStatus,
+)
+
+
+# -- building the document -----------------------------------------------------------------------------------
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(ErrorBody, description)
+
+
+def query_parameters(model: type[BaseModel], extra: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """OpenAPI query parameters from a pydantic query model (every field optional; ``None`` means absent)."""
+    schema = model.model_json_schema()
+    params = []
+    for name, prop in schema.get("properties", {}).items():
+        branches = [b for b in prop.get("anyOf", [prop]) if b.get("type") != "null"]
+        param_schema = copy.deepcopy(branches[0]) if len(branches) == 1 else {"anyOf": branches}
+        param_schema.update((extra or {}).get(name, {}))
+        param: dict[str, Any] = {"name": name, "in": "query", "required": name in schema.get("required", []),
+                                 "schema": param_schema}
+        if "description" in prop:
+            param["description"] = prop["description"]
+        if prop.get("examples"):
+            param["example"] = prop["examples"][0]
+        params.append(param)
+    return params
+
+
+def _symbol_param(description: str = "ticker, case-insensitive (AAPL, BRK.B, GC=F, ^GSPC, BTC-USD, EURUSD=X)"
+                  ) -> dict[str, Any]:
+    return {"name": "symbol", "in": "path", "required": True, "description": description,
+            "schema": {"type": "string", "pattern": SYMBOL_PATTERN}, "example": "AAPL"}
+
+
+def _timeframe_param() -> dict[str, Any]:
+    return {"name": "timeframe", "in": "query", "required": False, "description": "candle width (default 1h)",
+            "schema": {"type": "string", "enum": TIMEFRAMES}}
+
+
+def _history_operation(operation_id: str, summary: str, description: str) -> dict[str, Any]:
+    params = query_parameters(HistoryQuery, {
+        "period": {"pattern": PERIOD_PATTERN},
+        "interval": {"enum": TIMEFRAMES},
+    })
+    return {
+        "operationId": operation_id,
+        "tags": ["market-data"],
+        "summary": summary,
+        "description": description,
+        "parameters": [_symbol_param(), *params],
+        "responses": {
+            "200": _json(History, "candles, oldest first"),
+            "400": _error("invalid symbol, period, interval, end or limit, or a window the source cannot serve"),
+            "404": _error("no source knows the symbol"),
+            "503": _error("no source can answer and nothing is cached"),
+        },
+    }
+
+
+def _paths() -> dict[str, Any]:
+    market_errors = {
+        "400": _error("invalid symbol"),
+        "404": _error("no source knows the symbol"),
+        "503": _error("no source can answer and nothing is cached"),
+    }
+    return {
+        "/api/v1/market-data/{symbol}": {"get": {
+            "operationId": "getQuote",
+            "tags": ["market-data"],
+            "summary": "Latest quote",
+            "description": "The feed's latest price when fresh, else the cache (30 s), else the source chain. "
+                           "When every source fails the last good quote is returned with stale: true and its source.",
+            "parameters": [_symbol_param()],
+            "responses": {"200": _json(Quote, "the latest quote"), **market_errors},
+        }},
+        "/api/v1/market-data/{symbol}/history": {"get": _history_operation(
+            "getHistory", "OHLCV candles",
+            "Candles whose open time lies in `period` before `end` (default now, the forming candle included). "
+            "With `end` only candles opening strictly before it (load older history by passing the oldest "
+            f"time you have); with `limit` (1..{MAX_LIMIT}) only the newest ones. `end` is at most {MAX_END}.",
+        )},
+        "/api/v1/market-data/{symbol}/historical": {"get": _history_operation(
+            "getHistorical", "OHLCV candles (alias)",
+            "Same as /history; the interval defaults from the period (1d→5m, 5d→15m, 1mo→1h, 3mo→4h, longer→1d).",
+        )},
+        "/api/v1/market-data/{symbol}/options": {"get": {
+            "operationId": "getOptions",
+            "tags": ["market-data"],
+            "summary": "Option chain with Greeks",
+            "description": "Calls and puts of one expiration (default the nearest) with Black-Scholes Greeks; "
+                           "`unusual` marks contracts whose volume is far above their open interest or usual volume.",
+            "parameters": [_symbol_param(), *query_parameters(OptionsQuery, {
+                "expiration": {"pattern": EXPIRATION_PATTERN}})],
+            "responses": {
+                "200": _json(OptionChain, "the chain"),
+                "400": _error("invalid symbol or expiration, an expiration the source does not list, or a source "
+                              "without options"),
+                "404": market_errors["404"],
+                "503": market_errors["503"],
+            },
+        }},
+        "/api/v1/signals/symbol/{symbol}": {"get": {
+            "operationId": "getSignals",
+            "tags": ["signals"],
+            "summary": "Consensus signals of a symbol",
+            "parameters": [_symbol_param(), _timeframe_param()],
+            "responses": {
+                "200": _json(SignalList, "signals, newest first"),
+                "400": _error("invalid symbol or timeframe"),
+                "404": _error("unknown symbol"),
+            },
+        }},
+        "/api/v1/signals/symbol/{symbol}/levels": {"get": {
+            "operationId": "getSignalLevels",
+            "tags": ["signals"],
+            "summary": "Chart overlays: swing points, fair value gaps, structure breaks, floor pivots",
+            "description": "Object shapes as defined in SIGNALS.md.",
+            "parameters": [_symbol_param(), _timeframe_param()],
+            "responses": {
+                "200": _json(SignalLevels, "the overlays"),
+                "400": _error("invalid symbol or timeframe"),
+                "404": _error("unknown symbol"),
+            },
+        }},
+        "/ws/status": {"get": {
+            "operationId": "getWsStatus",
+            "tags": ["service"],
+            "summary": "Signal trackers behind the WebSocket streams",
+            "responses": {"200": _json(WsStatus, "one entry per (symbol, timeframe) tracker")},
+        }},
+        "/health": {"get": {
+            "operationId": "getHealth",
+            "tags": ["service"],
+            "summary": "Service health",
+            "description": "degraded: a source circuit is open or data is stale; unhealthy: the feed is down or "
+                           "nothing can be served.",
+            "responses": {"200": _json(Health, "healthy or degraded"), "503": _json(Health, "unhealthy")},
+        }},
+        "/metrics/live-data": {"get": {
+            "operationId": "getLiveDataMetrics",
+            "tags": ["service"],
+            "summary": "Feed statistics (JSON)",
+            "responses": {"200": _json(LiveData, "quotes fetched, errors, uptime, cache hit rate, per-source "
+                                                 "state, WebSocket connections, messages sent and dropped")},
+        }},
+        "/metrics": {"get": {
+            "operationId": "getMetrics",
+            "tags": ["service"],
+            "summary": "The same statistics in Prometheus text format",
+            "description": "`tickstream_` prefix, base units (seconds, ratios), `_total` counters.",
+            "responses": {"200": {"description": "Prometheus text exposition format 0.0.4",
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}}},
+        }},
+        "/api/v1/openapi.json": {"get": {
+            "operationId": "getOpenApi",
+            "tags": ["service"],
+            "summary": "This document",
+            "responses": {"200": {"description": "OpenAPI 3.1 document",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}}},
+        }},
+    }
+
+
+@cache
+def _document() -> dict[str, Any]:
+    _, definitions = models_json_schema([(m, "serialization") for m in _MODELS], ref_template=_REF)
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "Tickstream API",
+            "version": API_VERSION,
+            "description": "Real-time market data: quotes, history, option chains, signals and service health. "
+                           'Errors are `{"error": {"code", "message"}}`.',
+        },
+        "tags": [
+            {"name": "market-data", "description": "quotes, candles and option chains"},
+            {"name": "signals", "description": "signal consensus and chart overlays"},
+            {"name": "service", "description": "health, statistics and this document"},
+        ],
+        "paths": _paths(),
+        "components": {"schemas": definitions.get("$defs", {})},
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_document())
+
+
+def create_openapi_blueprint() -> Blueprint:
+    docs = Blueprint("tickstream_openapi", __name__)
+    body = _document()
+
+    @docs.get("/api/v1/openapi.json")
+    def openapi() -> Response:
+        return jsonify(body)
+
+    return docs

@@ -1,0 +1,111 @@
+"""Builds the market source the settings ask for: the simulated market alone, or a failover chain with its cache.
+
+``--feed sim`` (the default) gives a :class:`SimulatedSource` on its own: it is never put in a failover chain, so
+fake prices can never stand in for real ones. ``--feed yahoo`` gives a :class:`FailoverSource` over
+``settings.source_chain`` (``TICKSTREAM_SOURCES``, default ``yahoo`` alone) and ``--feed replay`` one over the
+replay folder, both with a :class:`MarketCache` under ``settings.cache_dir``. The network seams of the sources
+(Yahoo's client, the requests sessions of Polygon and Alpaca) can be injected so tests run on recorded data.
+
+``build_source`` also returns the clock the feed must run on: wall time, except for replay, whose feed, cache
+and failover all live on the replay clock (a replayed quote from 2024 is fresh in replay time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from feeds.cache import MarketCache
+from feeds.failover import FailoverSource
+from feeds.simulated import SimulatedSource
+from feeds.source import MarketSource
+from settings import Settings, check_sources
+
+if TYPE_CHECKING:
+    import requests
+
+    from feeds.yahoo import YahooClient
+
+Clock = Callable[[], float]
+
+
+def market_cache_dir(settings: Settings) -> Path:
+    """Where the failover cache of this feed lives.
+
+    Live providers share one folder (their values are real whichever provider gave them, and each entry keeps its
+    source). A replay gets a folder per replay directory: replayed prices must never come back as stale fallback
+    for a live feed, nor for another folder's files.
+    """
+    base = settings.cache_dir / "market"
+    if settings.feed == "replay" and settings.replay_dir is not None:
+        digest = hashlib.blake2b(str(settings.replay_dir.resolve()).encode(), digest_size=6).hexdigest()
+        return base / f"replay-{digest}"
+    return base / "live"
+
+
+def build_source(
+    settings: Settings,
+    *,
+    yahoo_client: YahooClient | None = None,
+    session_factory: Callable[[], requests.Session] | None = None,
+    wall_clock: Clock = time.time,
+) -> tuple[MarketSource, Clock]:
+    """The feed's source and clock for ``settings`` (see module docstring).
+
+    Raises ValueError naming what is missing (an API key, the replay folder) or wrong (sim mixed into a chain).
+    """
+    check_sources(settings)
+    if settings.feed == "sim":
+        return SimulatedSource(seed=settings.seed, clock=wall_clock), wall_clock
+
+    clock = wall_clock
+    chain: list[MarketSource] = []
+    for name in settings.source_chain:
+        source, source_clock = _build_one(name, settings, yahoo_client, session_factory, wall_clock)
+        if source_clock is not None:
+            clock = source_clock
+        chain.append(source)
+    cache = MarketCache(market_cache_dir(settings), clock=clock)
+    if settings.feed == "replay":
+        # The replay clock starts over on every run, so last run's entries would look fresh (or even come from the
+        # future of this run); a replay cache is only good for the run that wrote it.
+        cache.clear()
+    return FailoverSource(chain, cache, clock=clock, call_timeout=settings.source_timeout), clock
+
+
+def _build_one(
+    name: str,
+    settings: Settings,
+    yahoo_client: YahooClient | None,
+    session_factory: Callable[[], requests.Session] | None,
+    wall_clock: Clock,
+) -> tuple[MarketSource, Clock | None]:
+    """One source of the chain, and its clock when the feed must follow it (replay)."""
+    # Imported here: yfinance, requests-based clients and pandas file readers cost start-up time and are needed
+    # only when chosen (the simulated default must not pay for them).
+    if name == "yahoo":
+        from feeds.yahoo import YahooSource
+
+        return YahooSource(yahoo_client, cache_dir=settings.cache_dir / "yfinance", clock=wall_clock), None
+    if name == "polygon":
+        from feeds.polygon import PolygonSource
+
+        kwargs: dict[str, Any] = {"session_factory": session_factory} if session_factory else {}
+        return PolygonSource(settings.polygon_api_key or "", clock=wall_clock, **kwargs), None
+    if name == "alpaca":
+        from feeds.alpaca import AlpacaSource
+
+        kwargs = {"session_factory": session_factory} if session_factory else {}
+        return AlpacaSource(settings.alpaca_api_key or "", settings.alpaca_secret_key or "", clock=wall_clock,
+                            **kwargs), None
+    if name == "replay":
+        from feeds.replay import ReplaySource
+
+        if settings.replay_dir is None:
+            raise ValueError("source replay needs TICKSTREAM_REPLAY_DIR (or --replay-dir), which is not set")
+        replay = ReplaySource(settings.replay_dir, speed=settings.replay_speed, clock=wall_clock)
+        return replay, replay.clock
+    raise ValueError(f"unknown source {name!r}")

@@ -1,0 +1,88 @@
+"""The signal engine bridge: trackers seeded and fed like the feed thread does, events and snapshots out."""
+
+from __future__ import annotations
+
+from api import protocol as p
+from api.signal_bridge import SEED_WINDOW, SignalEngine, levels_from_history
+from feeds.candles import CandleEvent
+from feeds.models import Period, Timeframe
+from feeds.simulated import SimulatedSource
+from signals import SignalTracker
+
+NOW = 1_763_700_000.0
+
+
+def history(symbol: str = "AAPL", timeframe: Timeframe = Timeframe.M5):  # type: ignore[no-untyped-def]
+    source = SimulatedSource(seed=3, clock=lambda: NOW)
+    return source.history(symbol, Period.parse("5d"), timeframe)[:-1]
+
+
+def test_seed_uses_the_last_window_and_matches_a_tracker_fed_by_hand() -> None:
+    candles = history()
+    engine = SignalEngine()
+    engine.seed("AAPL", Timeframe.M5, candles)
+    by_hand = SignalTracker("AAPL", Timeframe.M5)
+    by_hand.seed(candles[-SEED_WINDOW:])
+    assert engine.overlays("AAPL", Timeframe.M5) == by_hand.snapshot.overlays()
+    assert engine.tracker("AAPL", Timeframe.M5).snapshot.candle_count == SEED_WINDOW  # type: ignore[union-attr]
+
+
+def test_closed_candles_produce_channel_events_only_when_something_changes() -> None:
+    candles = history()
+    engine = SignalEngine()
+    engine.seed("AAPL", Timeframe.M5, candles[:-300])
+    topics: list[str] = []
+    events: list[p.ChannelEvent] = []
+    for candle in candles[-300:]:
+        for topic, event in engine.candle_closed(CandleEvent("AAPL", Timeframe.M5, candle, True, candle.time + 300)):
+            topics.append(topic)
+            events.append(event)
+    signals = [e for e in events if e.type is p.MessageType.SIGNAL]
+    assert signals, "300 candles of the simulated market move the consensus at least once"
+    assert len(signals) < 300, "a signal goes out on a change, not on every candle"
+    first = signals[0].data
+    assert set(first) >= {"signal_id", "symbol", "signal_type", "side", "confidence", "strength", "reasoning",
+                          "model", "timeframe", "price", "agents_consensus"}
+    assert first["side"] in ("BUY", "SELL", "HOLD") and 0 <= first["confidence"] <= 1
+    assert set(topics) <= {"signals.AAPL", "ideas.AAPL", "payloads.AAPL"}
+    payloads = [e for e in events if e.type is p.MessageType.PREPARED_PAYLOAD]
+    born = [e for e in events if e.type is p.MessageType.IDEA and e.data.get("status") == "pending"]
+    assert len(payloads) == len(born)
+
+
+def test_unknown_tracker_and_old_candles_are_ignored() -> None:
+    engine = SignalEngine()
+    candles = history()
+    assert engine.candle_closed(CandleEvent("MSFT", Timeframe.M5, candles[-1], True, NOW)) == []
+    engine.seed("AAPL", Timeframe.M5, candles)
+    assert engine.candle_closed(CandleEvent("AAPL", Timeframe.M5, candles[-5], True, NOW)) == []
+
+
+def test_reader_views() -> None:
+    engine = SignalEngine(timeframes=(Timeframe.M5, Timeframe.H1))
+    engine.seed("AAPL", Timeframe.M5, history())
+    engine.seed("AAPL", Timeframe.H1, history(timeframe=Timeframe.H1))
+    engine.seed("AAPL", Timeframe.M1, history(timeframe=Timeframe.M1))  # not an engine timeframe: skipped
+    status = engine.ws_status()
+    assert status["active_trackers"] == 2 and set(status["trackers"]) == {"AAPL_5m", "AAPL_1h"}
+    entry = status["trackers"]["AAPL_5m"]
+    assert set(entry) == {"last_candle_count", "last_update_time", "cached_signals_count"}
+    agents = engine.agent_status()["agents"]
+    assert len(agents) >= 8 and all({"name", "status", "last_vote"} <= set(a) for a in agents)
+    merged = engine.signal_list("AAPL", None)
+    assert [s["timestamp"] for s in merged] == sorted((s["timestamp"] for s in merged), reverse=True)
+    only_hour = engine.signal_list("AAPL", Timeframe.H1)
+    assert all(s["timeframe"] == "1h" for s in only_hour)
+    assert engine.overlays("MSFT", Timeframe.M5) == {"pivot_points": [], "fvg_zones": [], "break_signals": [],
+                                                       "pivot_levels": []}
+
+
+def test_levels_from_history_has_the_contract_shapes() -> None:
+    candles = history()
+    levels = levels_from_history(candles, Timeframe.M5)
+    assert set(levels) == {"pivot_points", "fvg_zones", "break_signals", "pivot_levels"}
+    swing = levels["pivot_points"][0]
+    assert set(swing) == {"time", "index", "kind", "price", "confirmed_time", "confirmed_index"}
+    gap = levels["fvg_zones"][0]
+    assert set(gap) == {"time", "index", "direction", "top", "bottom", "confirmed_index", "mitigated",
+                        "mitigated_index", "mitigated_time"}
