@@ -18,6 +18,7 @@ from api.hub import Hub
 from api.metrics import live_data
 from api.openapi import create_openapi_blueprint
 from api.rest import create_rest_blueprint
+from api.signal_bridge import SignalEngine
 from api.ws import init_websocket_routes
 from components.live_chart import register_live_chart_callbacks
 from components.shell import app_shell, register_shell_callbacks
@@ -43,9 +44,10 @@ class Services:
     feed: LiveFeed
     market: MarketService
     hub: Hub
+    signals: SignalEngine
 
     def health(self) -> tuple[dict[str, Any], int]:
-        return health_body(self.feed, self.source)
+        return health_body(self.feed, self.source, self.signals)
 
     def live_metrics(self) -> dict[str, Any]:
         return live_data(self.feed, self.source, self.bus, self.hub, self.settings.feed)
@@ -58,15 +60,17 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     source, clock = build_source(settings)
     bus = InProcessBus()
     # The feed runs on the source's clock (replay time for --feed replay); uptime stays in wall-clock seconds.
+    signals = SignalEngine()
     feed = LiveFeed(source, bus, settings.symbols, interval=settings.update_interval,
-                    max_symbols=settings.max_tracked_symbols, clock=clock, stats=FeedStats())
+                    max_symbols=settings.max_tracked_symbols, clock=clock, stats=FeedStats(), listener=signals)
     market = MarketService(source, feed)
-    hub = Hub(bus, feed, settings)
-    services = Services(settings, source, bus, feed, market, hub)
+    hub = Hub(bus, feed, settings, signals_provider=signals.overlays, snapshot_provider=signals.snapshot,
+              agent_status=signals.agent_status)
+    services = Services(settings, source, bus, feed, market, hub, signals)
     server.extensions["tickstream"] = services
 
     init_error_handlers(server)
-    server.register_blueprint(create_rest_blueprint(market, services.health, services.live_metrics,
+    server.register_blueprint(create_rest_blueprint(market, services.health, services.live_metrics, signals,
                                                     peer_route=settings.bench_peer_route))
     server.register_blueprint(create_openapi_blueprint())
     init_websocket_routes(server, hub, settings)

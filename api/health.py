@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.signal_bridge import SignalEngine
 from feeds.live import LiveFeed
 from feeds.source import MarketSource
 
@@ -48,7 +49,15 @@ def _usable(state: object) -> bool:
     return state in ("closed", "ok")
 
 
-def health_body(feed: LiveFeed, source: MarketSource) -> tuple[dict[str, Any], int]:
+def agents_state(signals: SignalEngine | None) -> str:
+    """``active`` once trackers vote, ``warming_up`` while none is seeded yet, ``not_configured`` without them."""
+    if signals is None:
+        return "not_configured"
+    return "active" if signals.trackers() else "warming_up"
+
+
+def health_body(feed: LiveFeed, source: MarketSource,
+                signals: SignalEngine | None = None) -> tuple[dict[str, Any], int]:
     """The body and HTTP status of GET /health.
 
     - unhealthy (503): the feed thread is not running, or it tracks no symbol (every first quote failed), or no
@@ -67,9 +76,9 @@ def health_body(feed: LiveFeed, source: MarketSource) -> tuple[dict[str, Any], i
     reasons: list[str] = []
     if not running:
         reasons.append("the feed thread is not running")
-    elif not quotes and feed.iterations > 0:
-        # After the first iteration: while it runs, the symbols being admitted are briefly in neither list.
-        reasons.append("the feed tracks no symbol: no source could give a first quote")
+    elif not have_prices and feed.iterations > 0:
+        # After the first iteration; symbols whose first quote failed stay listed while the feed retries them.
+        reasons.append("the feed has no price for any symbol: no source could give a first quote")
     blocked = [s["name"] for s in sources if not _usable(s["state"])]
     if sources and len(blocked) == len(sources) and not have_prices:
         reasons.append("no source can be called and there is no data to serve")
@@ -85,7 +94,7 @@ def health_body(feed: LiveFeed, source: MarketSource) -> tuple[dict[str, Any], i
         "status": status,
         "database": "not_configured",
         "redis": "not_configured",
-        "agents": "not_configured",
+        "agents": agents_state(signals),
         "live_data": {
             "status": "running" if running else "stopped",
             "quotes_fetched": stats["quotes_fetched"],

@@ -57,7 +57,8 @@ class Quote(_Open):
     volume: Number = Field(description="volume traded since the start of the UTC day")
     bid: Number
     ask: Number
-    timestamp: str = Field(description="ISO-8601 UTC with milliseconds and Z", json_schema_extra={"format": "date-time"})
+    timestamp: str = Field(description="ISO-8601 UTC with milliseconds and Z",
+                           json_schema_extra={"format": "date-time"})
     source: str = Field(description="the source that produced the price: sim, yahoo, polygon, alpaca, replay")
     stale: bool = Field(default=False, description="true: every source failed; this is the last good value")
     as_of: str | None = Field(default=None, description="when a stale value was fetched (ISO-8601 UTC)")

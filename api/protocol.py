@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -232,12 +233,12 @@ def decode_client_message(raw: str | bytes) -> ClientMessage | ProtocolError:
 
 def iso_ms(t: float) -> str:
     """ISO-8601 UTC with milliseconds and Z, as every timestamp on the wire."""
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _clean(value: float | None) -> float | None:
     # NaN is not JSON; PROTOCOL.md says missing values are null.
-    if value is None or value != value:
+    if value is None or math.isnan(value):
         return None
     return value
 

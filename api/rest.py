@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import date
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from api.errors import ApiError
 from api.metrics import PrometheusExporter
 from api.protocol import candle_to_wire, iso_ms, quote_to_rest
+from api.signal_bridge import SignalEngine, levels_from_history
 from feeds.failover import Sourced
 from feeds.market import MarketService, default_interval
 from feeds.models import (
@@ -154,8 +156,21 @@ _PEER_BODY = {"symbol": "AAPL", "price": 190.12, "change": 1.05, "change_percent
               "stale": False}
 
 
+class SignalsQuery(BaseModel):
+    """Query string of the signals routes."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    timeframe: str | None = None
+
+
+# How long a signals request waits for a symbol that no tracker follows yet to be seeded on the feed thread.
+_TRACKER_WAIT_SECONDS = 5.0
+
+
 def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict[str, Any], int]],
-                          live_metrics: Callable[[], dict[str, Any]], *, peer_route: bool = False) -> Blueprint:
+                          live_metrics: Callable[[], dict[str, Any]], signals: SignalEngine | None = None, *,
+                          peer_route: bool = False) -> Blueprint:
     """The REST blueprint. ``peer_route`` adds ``/bench/peer``, a bare JSON route bench/rest.py measures against."""
     api = Blueprint("tickstream_api", __name__)
     exporter = PrometheusExporter(live_metrics)
@@ -200,6 +215,55 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
         body = quote_to_rest(sourced.value)
         body.update(_labels(sourced))
         return _json(body)
+
+    def _signals_timeframe(default: Timeframe | None) -> Timeframe | None:
+        query: SignalsQuery = _query(SignalsQuery)
+        if not query.timeframe:
+            return default
+        try:
+            return Timeframe.parse(query.timeframe)
+        except InvalidInput as exc:
+            raise ApiError(400, exc.code, exc.message) from None
+
+    def _tracked(symbol: str) -> bool:
+        """Make sure trackers follow ``symbol`` (starting them if needed); False if they cannot in time."""
+        assert signals is not None
+        if signals.trackers(symbol):
+            return True
+        _source_call(lambda: market.quote_sourced(symbol))  # 404 for a symbol no source knows
+        if not market.feed.add_symbol(symbol):
+            return False
+        deadline = time.monotonic() + _TRACKER_WAIT_SECONDS
+        while not signals.trackers(symbol) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return bool(signals.trackers(symbol))
+
+    if signals is not None:
+        engine = signals
+
+        @api.get("/api/v1/signals/symbol/<symbol>")
+        def symbol_signals(symbol: str) -> Response:
+            parsed = _symbol(symbol)
+            timeframe = _signals_timeframe(None)
+            _tracked(parsed)
+            return _json({"signals": engine.signal_list(parsed, timeframe)})
+
+        @api.get("/api/v1/signals/symbol/<symbol>/levels")
+        def symbol_levels(symbol: str) -> Response:
+            parsed = _symbol(symbol)
+            timeframe = _signals_timeframe(Timeframe.H1)
+            assert timeframe is not None
+            if _tracked(parsed) and engine.tracker(parsed, timeframe) is not None:
+                overlays = engine.overlays(parsed, timeframe)
+            else:
+                candles = _source_call(lambda: market.history(
+                    parsed, Period.parse(timeframe.default_period), timeframe))
+                overlays = levels_from_history(candles, timeframe)
+            return _json({"symbol": parsed, "timeframe": timeframe.value, "signals": overlays})
+
+        @api.get("/ws/status")
+        def ws_status() -> Response:
+            return _json(engine.ws_status())
 
     @api.get("/health")
     def health_route() -> Response:

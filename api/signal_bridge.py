@@ -9,7 +9,14 @@ from typing import Any
 from api import protocol as p
 from feeds.candles import CandleEvent
 from feeds.models import ALL_TIMEFRAMES, Candle, Timeframe
-from signals import SignalTracker, TrackerConfig, agent_status, analyze_candles, prepared_payload, ws_status
+from signals import (
+    SignalTracker,
+    TrackerConfig,
+    agent_status,
+    analyze_candles,
+    prepared_payload,
+    ws_status,
+)
 from signals.ideas import Idea
 
 log = logging.getLogger(__name__)

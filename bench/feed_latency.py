@@ -2,7 +2,8 @@
 
 Usage: python bench/feed_latency.py [--seconds 10] [--rate 20]
 
-1. Throughput: the app runs its feed as fast as it can (interval 10 µs) on one symbol; one client subscribed to its ``ticks``
+1. Throughput: the app runs its feed as fast as it can (interval 10 µs) on one symbol; one client subscribed
+   to its ``ticks``
    channel counts messages per second. Peer, same run: a bare flask-sock route on the same Werkzeug server type
    that sends a pre-encoded tick as fast as it can (the transport's ceiling).
 2. Latency at ``--rate`` ticks/s: the chart page in headless Chromium records, for every candle message, the time
@@ -19,7 +20,6 @@ import json
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile

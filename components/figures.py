@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -18,7 +18,7 @@ VOLUME_TRACE = 1
 
 def candle_x(candle_time: int) -> str:
     """Plotly x value of a candle: its open time as an ISO string (the browser code writes the same form)."""
-    return datetime.fromtimestamp(candle_time, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return datetime.fromtimestamp(candle_time, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def volume_colors(candles: Sequence[Candle]) -> list[str]:

@@ -39,7 +39,8 @@ def describe(message: dict[str, object]) -> str | None:
     if kind in ("candle_update", "full_update"):
         c = data["candle"]
         mark = "closed" if kind == "full_update" else "      "
-        return f"{data['symbol']:>8} {data['timeframe']:>3} {mark} O {c['open']} H {c['high']} L {c['low']} C {c['close']}"
+        prices = f"O {c['open']} H {c['high']} L {c['low']} C {c['close']}"
+        return f"{data['symbol']:>8} {data['timeframe']:>3} {mark} {prices}"
     if kind == "signal":
         return f"{data['symbol']:>8} SIGNAL {data['side']} {data['confidence']:.2f} ({data['timeframe']})"
     if kind == "error":

@@ -468,13 +468,15 @@ class FailoverSource:
         if attempts.failed and last_good is not None:
             entry = last_good()
             if entry is not None:
-                log.warning("%s: serving the stale value from %s (%s)", what, entry.source, "; ".join(attempts.failures))
+                log.warning("%s: serving the stale value from %s (%s)", what, entry.source,
+                            "; ".join(attempts.failures))
                 return Sourced(entry.value, entry.source, stale=True, cached=True, as_of=entry.written_at)
         if attempts.unknown is not None:
             raise attempts.unknown
         if attempts.invalid is not None:
             raise attempts.invalid
-        raise NoSourceAvailable(f"{what}: no source could answer and nothing is cached ({'; '.join(attempts.failures)})")
+        failures = "; ".join(attempts.failures)
+        raise NoSourceAvailable(f"{what}: no source could answer and nothing is cached ({failures})")
 
     @staticmethod
     def _log_transition(name: str, before: BreakerState, after: BreakerState) -> None:

@@ -70,6 +70,8 @@ class LiveFeed:
         self._symbols: tuple[str, ...] = ()
         self._pending: list[str] = list(dict.fromkeys(symbols))
         self._pending_lock = threading.Lock()
+        # Symbols whose first quote failed: (next attempt on the monotonic clock, failures so far).
+        self._retry: dict[str, tuple[float, int]] = {}
         self._quotes: dict[str, Quote] = {}
         self._candles: dict[tuple[str, Timeframe], Candle] = {}
         self._stop = threading.Event()
@@ -81,8 +83,10 @@ class LiveFeed:
 
     @property
     def symbols(self) -> tuple[str, ...]:
+        """Tracked symbols, then those waiting to start (new, or retrying after a failed first quote)."""
         with self._pending_lock:
-            return self._symbols + tuple(s for s in self._pending if s not in self._symbols)
+            waiting = [s for s in (*self._pending, *self._retry) if s not in self._symbols]
+            return self._symbols + tuple(dict.fromkeys(waiting))
 
     def latest_quote(self, symbol: str) -> Quote | None:
         return self._quotes.get(symbol)
@@ -134,7 +138,7 @@ class LiveFeed:
             try:
                 self._loop()
                 return
-            except BaseException as exc:  # noqa: BLE001 - the supervisor must survive SystemExit from test servers
+            except BaseException as exc:
                 if self._stop.is_set():
                     return
                 failures += 1
@@ -172,15 +176,23 @@ class LiveFeed:
     def _admit_pending(self) -> None:
         with self._pending_lock:
             pending, self._pending = self._pending, []
+        now = time.monotonic()
+        for symbol, (due, _) in list(self._retry.items()):
+            if due <= now and symbol not in pending:
+                pending.append(symbol)
         for symbol in pending:
             if symbol in self._symbols:
                 continue
             try:
                 quote = self.source.quote(symbol)
             except Exception as exc:
+                # Keep trying with backoff (1 s, 2 s, 4 s … 60 s): a provider that is down at start-up comes back.
+                failures = self._retry.get(symbol, (0.0, 0))[1] + 1
+                self._retry[symbol] = (now + min(60.0, 2.0 ** (failures - 1)), failures)
                 self.stats.record_error(f"{symbol}: {type(exc).__name__}: {exc}")
-                log.warning("cannot start tracking %s: %s", symbol, exc)
+                log.warning("cannot start tracking %s (attempt %d): %s", symbol, failures, exc)
                 continue
+            self._retry.pop(symbol, None)
             self._seed(symbol, quote)
             with self._pending_lock:
                 self._symbols = (*self._symbols, symbol)

@@ -1,4 +1,4 @@
-"""Market domain values (quotes, ticks, candles, option contracts) and the parsing of symbols, timeframes and periods."""
+"""Market domain values (quotes, ticks, candles, options) and the parsing of symbols, timeframes and periods."""
 
 from __future__ import annotations
 

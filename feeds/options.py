@@ -396,7 +396,8 @@ def synthetic_chain(
         for kind, contracts in sides.items():
             g = bs_greeks(kind, spot, strike, t, rate, sigma)
             # Open interest concentrates near the money and in longer expiries.
-            open_interest = int(4000 * math.exp(-0.5 * distance * distance) * (0.5 + min(t, 0.5)) * rng.uniform(0.5, 1.5))
+            open_interest = int(4000 * math.exp(-0.5 * distance * distance) * (0.5 + min(t, 0.5))
+                                * rng.uniform(0.5, 1.5))
             typical = 0.15 * open_interest
             volume = int(typical * rng.uniform(0.3, 1.7))
             if rng.random() < 0.03:

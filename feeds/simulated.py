@@ -387,7 +387,8 @@ class SimulatedSource:
             total = limit
         if total > MAX_CANDLES_PER_REQUEST:
             raise UnsupportedRequest(
-                f"{total} candles of {timeframe.value} in {period.name}: at most {MAX_CANDLES_PER_REQUEST} per request; "
+                f"{total} candles of {timeframe.value} in {period.name}: "
+                f"at most {MAX_CANDLES_PER_REQUEST} per request; "
                 "use a shorter period, a larger interval, or limit"
             )
         with self._lock:

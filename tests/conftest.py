@@ -37,7 +37,7 @@ class AppServer:
     def start(self) -> AppServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TICKSTREAM_")}
         env["PYTHONUNBUFFERED"] = "1"
-        log = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115 - closed with the process
+        log = open(self.data_dir / f"server-{self.port}.log", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(self.port),
              "--data-dir", str(self.data_dir), *self.args],
@@ -50,9 +50,11 @@ class AppServer:
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited with {self.proc.returncode}: {self.log_tail()}")
             try:
-                return requests.get(self.base_url + "/health", timeout=1).status_code == 200
+                response = requests.get(self.base_url + "/health", timeout=1)
             except requests.RequestException:
                 return False
+            # Serving and streaming: the feed has fetched its first quotes (trackers are seeded before them).
+            return response.status_code == 200 and response.json()["live_data"]["quotes_fetched"] > 0
 
         wait_for(healthy, 60, 0.1, "the app server to answer /health")
         return self

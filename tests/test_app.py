@@ -6,9 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests_support import wait_for
+
 from app import create_app
 from settings import load_settings
-from tests_support import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 

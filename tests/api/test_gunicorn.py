@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from tests_support import WsClient, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -22,7 +21,7 @@ def gunicorn_server(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKSTREAM_")}
     env.update(TICKSTREAM_DATA_DIR=str(tmp_path), TICKSTREAM_UPDATE_INTERVAL="0.05", TICKSTREAM_SYMBOLS="AAPL,GC=F")
-    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp_path / "gunicorn.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--worker-connections", "1000",
          "-b", f"127.0.0.1:{port}", "app:server"],

@@ -1,4 +1,4 @@
-"""Market-data REST on top of the source wiring: options, stale/source labels, 404, 503, health states, replay end to end."""
+"""Market-data REST over the source wiring: options, stale/source labels, 404, 503, health, replay end to end."""
 
 from __future__ import annotations
 

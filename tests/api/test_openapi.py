@@ -1,4 +1,4 @@
-"""The OpenAPI document: valid OpenAPI 3.1, covering every REST route, matching real answers, and fuzzed by schemathesis."""
+"""The OpenAPI document: valid OpenAPI 3.1, covering every REST route, matching real answers, fuzzed by schemathesis."""
 
 from __future__ import annotations
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 from flask.testing import FlaskClient
+from tests_support import wait_for
 
 from app import create_app
 from settings import load_settings
-from tests_support import wait_for
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 import websocket
-
 from tests_support import WsClient as Client
 from tests_support import wait_for
 

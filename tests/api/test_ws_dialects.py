@@ -7,9 +7,9 @@ import time
 
 import pytest
 import websocket
+from tests_support import WsClient, wait_for
 
 from api import protocol as p
-from tests_support import WsClient, wait_for
 
 
 def test_flat_market_data_dialect_example(live_server) -> None:  # type: ignore[no-untyped-def]
@@ -43,7 +43,9 @@ def test_flat_market_data_carries_signals(inproc_server) -> None:  # type: ignor
         server.services.bus.publish("signals.AAPL", p.ChannelEvent(
             p.Channel.SIGNALS, p.MessageType.SIGNAL, "AAPL",
             {"signal_id": "s1", "symbol": "AAPL", "side": "BUY", "confidence": 0.72}, time.time()))
-        signal = wait_for(lambda: (m := json.loads(ws.recv()))["type"] == "signal" and m, 5, 0, "a signal")
+        # The subscribe snapshot may bring the trackers' latest signal first; wait for the one published here.
+        signal = wait_for(lambda: (m := json.loads(ws.recv()))["type"] == "signal" and m["confidence"] == 0.72 and m,
+                          5, 0, "the published signal")
         assert signal == {"type": "signal", "symbol": "AAPL", "action": "BUY", "confidence": 0.72,
                           "timestamp": signal["timestamp"]}
     finally:
@@ -100,7 +102,7 @@ def test_candle_dialect_for_a_new_symbol_starts_with_full_update(live_server) ->
 
 
 def test_signals_dialect_is_presubscribed_to_all_symbols(inproc_server) -> None:  # type: ignore[no-untyped-def]
-    server = inproc_server()
+    server = inproc_server(start_feed=False)  # no trackers: only the signals published here
     client = WsClient(server.ws_url + "/ws/signals")
     try:
         assert client.recv()["type"] == "welcome"

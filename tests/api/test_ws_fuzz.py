@@ -8,9 +8,9 @@ from typing import Any
 import websocket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests_support import WsClient
 
 from api import protocol as p
-from tests_support import WsClient
 
 KNOWN_TYPES = {t.value for t in p.MessageType}
 json_values = st.recursive(

@@ -10,9 +10,9 @@ import threading
 import time
 
 import websocket
+from tests_support import WsClient, wait_for
 
 from api import protocol as p
-from tests_support import WsClient, wait_for
 
 
 def alert(n: int, size: int = 0) -> p.ChannelEvent:
@@ -185,7 +185,7 @@ def test_disconnect_storm_leaves_nothing_behind(inproc_server) -> None:  # type:
     hub = server.services.hub
     wait_for(lambda: hub.feed.latest_quote("AAPL"), 5, message="the feed")
     threads_before = threading.active_count()
-    for round_ in range(3):
+    for _ in range(3):
         clients = [WsClient(server.ws_url + "/ws?subscribe=market_data:AAPL&subscribe=candles:AAPL:1m")
                    for _ in range(30)]
         for client in clients:

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page
-
 from tests_support import wait_for
 
 pytestmark = pytest.mark.browser

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 
+from tests_support import wait_for  # type: ignore[import-not-found]
+
 from feeds.bus import EventQueue, InProcessBus
 from feeds.candles import CandleEvent
 from feeds.live import LiveFeed
 from feeds.models import Quote, Tick, Timeframe
 from feeds.simulated import SimulatedSource
-from tests_support import wait_for  # type: ignore[import-not-found]
 
 
 class Clock:
@@ -146,3 +147,29 @@ def test_add_symbol_respects_the_limit() -> None:
     feed.run_once()
     assert feed.symbols == ("AAPL", "MSFT")
     assert feed.latest_quote("MSFT") is not None
+
+
+class DownAtStartSource(SimulatedSource):
+    """Fails every quote for one symbol until told the provider is back."""
+
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.down = True
+
+    def quote(self, symbol: str) -> Quote:
+        if self.down and symbol == "MSFT":
+            raise RuntimeError("provider down")
+        return super().quote(symbol)
+
+
+def test_a_symbol_whose_first_quote_failed_is_retried() -> None:
+    source = DownAtStartSource(seed=1)
+    feed = LiveFeed(source, InProcessBus(), ["AAPL", "MSFT"], interval=0.01)
+    feed.run_once()
+    assert feed.latest_quote("MSFT") is None
+    assert feed.symbols == ("AAPL", "MSFT")  # still wanted, waiting for its retry
+    source.down = False
+    feed._retry["MSFT"] = (0.0, 1)  # the backoff has run out
+    feed.run_once()
+    assert feed.latest_quote("MSFT") is not None
+    assert feed.symbols == ("AAPL", "MSFT") and not feed._retry

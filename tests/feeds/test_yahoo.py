@@ -297,7 +297,8 @@ def test_option_chain_with_greeks(yahoo: YahooSource) -> None:
     t = year_fraction(NOW, "2024-01-19")
     c = chain.calls[5]
     expected = bs_greeks("call", 185.83, c.strike, t, yahoo.rate, c.implied_volatility)
-    assert c.contract_symbol == calls.loc[5, "contractSymbol"] and c.implied_volatility == calls.loc[5, "impliedVolatility"]
+    assert c.contract_symbol == calls.loc[5, "contractSymbol"]
+    assert c.implied_volatility == calls.loc[5, "impliedVolatility"]
     assert (c.delta, c.gamma, c.theta, c.vega) == pytest.approx(
         (expected.delta, expected.gamma, expected.theta, expected.vega)
     )
