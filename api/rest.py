@@ -225,18 +225,25 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
         except InvalidInput as exc:
             raise ApiError(400, exc.code, exc.message) from None
 
-    def _tracked(symbol: str) -> bool:
+    def _tracked(symbol: str, timeframe: Timeframe | None = None) -> bool:
         """Make sure trackers follow ``symbol`` (starting them if needed); False if they cannot in time."""
         assert signals is not None
-        if signals.trackers(symbol):
+
+        def ready() -> bool:
+            assert signals is not None
+            if timeframe is None:
+                return bool(signals.trackers(symbol))
+            return signals.tracker(symbol, timeframe) is not None
+
+        if ready():
             return True
         _source_call(lambda: market.quote_sourced(symbol))  # 404 for a symbol no source knows
         if not market.feed.add_symbol(symbol):
             return False
         deadline = time.monotonic() + _TRACKER_WAIT_SECONDS
-        while not signals.trackers(symbol) and time.monotonic() < deadline:
+        while not ready() and time.monotonic() < deadline:
             time.sleep(0.05)
-        return bool(signals.trackers(symbol))
+        return ready()
 
     if signals is not None:
         engine = signals
@@ -253,7 +260,7 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
             parsed = _symbol(symbol)
             timeframe = _signals_timeframe(Timeframe.H1)
             assert timeframe is not None
-            if _tracked(parsed) and engine.tracker(parsed, timeframe) is not None:
+            if _tracked(parsed, timeframe):
                 overlays = engine.overlays(parsed, timeframe)
             else:
                 candles = _source_call(lambda: market.history(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -70,6 +71,8 @@ class LiveFeed:
         self._symbols: tuple[str, ...] = ()
         self._pending: list[str] = list(dict.fromkeys(symbols))
         self._pending_lock = threading.Lock()
+        # (symbol, timeframe) pairs whose listener state (signal trackers) is still to be seeded.
+        self._listener_backlog: deque[tuple[str, Timeframe]] = deque()
         # Symbols whose first quote failed: (next attempt on the monotonic clock, failures so far).
         self._retry: dict[str, tuple[float, int]] = {}
         self._quotes: dict[str, Quote] = {}
@@ -171,6 +174,7 @@ class LiveFeed:
         # Close candles of quiet symbols once their bucket has clearly ended (two intervals of grace).
         if newest:
             self._publish_candle_events(self._builder.close_due(newest - max(2 * self.interval, 2.0)))
+        self._seed_one_listener()
         self.iterations += 1
 
     def _admit_pending(self) -> None:
@@ -205,12 +209,22 @@ class LiveFeed:
                 self._builder.seed(symbol, timeframe, candle, quote.timestamp)
                 self._candles[(symbol, timeframe)] = candle
             if self.listener is not None:
-                self._seed_listener(symbol, timeframe, quote.timestamp)
+                self._listener_backlog.append((symbol, timeframe))
+
+    def _seed_one_listener(self) -> None:
+        """Seed one (symbol, timeframe) of the listener per iteration: ticks flow while trackers warm up."""
+        if self._listener_backlog:
+            symbol, timeframe = self._listener_backlog.popleft()
+            self._seed_listener(symbol, timeframe, self.clock())
 
     def _seed_listener(self, symbol: str, timeframe: Timeframe, now: float) -> None:
         assert self.listener is not None
+        # At least two days, so a listener can start from the previous whole UTC day (floor pivots need it).
+        period = Period.parse(timeframe.default_period)
+        if period.days is not None and period.days < 2:
+            period = Period.parse("2d")
         try:
-            history = self.source.history(symbol, Period.parse(timeframe.default_period), timeframe)
+            history = self.source.history(symbol, period, timeframe)
         except Exception as exc:
             self.stats.record_error(f"{symbol} {timeframe.value} history: {exc}")
             return

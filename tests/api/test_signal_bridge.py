@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api import protocol as p
-from api.signal_bridge import SEED_WINDOW, SignalEngine, levels_from_history
+from api.signal_bridge import SEED_WINDOW, SignalEngine, levels_from_history, seed_window
 from feeds.candles import CandleEvent
 from feeds.models import Period, Timeframe
 from feeds.simulated import SimulatedSource
@@ -21,10 +21,12 @@ def test_seed_uses_the_last_window_and_matches_a_tracker_fed_by_hand() -> None:
     candles = history()
     engine = SignalEngine()
     engine.seed("AAPL", Timeframe.M5, candles)
+    window = seed_window(candles, Timeframe.M5, SEED_WINDOW)
+    assert SEED_WINDOW <= len(window) < len(candles)
     by_hand = SignalTracker("AAPL", Timeframe.M5)
-    by_hand.seed(candles[-SEED_WINDOW:])
+    by_hand.seed(window)
     assert engine.overlays("AAPL", Timeframe.M5) == by_hand.snapshot.overlays()
-    assert engine.tracker("AAPL", Timeframe.M5).snapshot.candle_count == SEED_WINDOW  # type: ignore[union-attr]
+    assert engine.tracker("AAPL", Timeframe.M5).snapshot.candle_count == len(window)  # type: ignore[union-attr]
 
 
 def test_closed_candles_produce_channel_events_only_when_something_changes() -> None:
@@ -86,3 +88,18 @@ def test_levels_from_history_has_the_contract_shapes() -> None:
     gap = levels["fvg_zones"][0]
     assert set(gap) == {"time", "index", "direction", "top", "bottom", "confirmed_index", "mitigated",
                         "mitigated_index", "mitigated_time"}
+
+
+def test_intraday_trackers_start_at_the_previous_utc_day() -> None:
+    source = SimulatedSource(seed=3, clock=lambda: NOW)
+    minutes = source.history("AAPL", Period.parse("3d"), Timeframe.M1)[:-1]
+    window = seed_window(minutes, Timeframe.M1, SEED_WINDOW)
+    previous_day = Timeframe.D1.bucket_start(minutes[-1].time) - 86_400
+    assert window[0].time == previous_day and window[-1] == minutes[-1]
+    hours = source.history("AAPL", Period.parse("1mo"), Timeframe.H1)[:-1]
+    assert seed_window(hours, Timeframe.H1, SEED_WINDOW) == hours[-SEED_WINDOW:]
+    days = source.history("AAPL", Period.parse("1y"), Timeframe.D1)[:-1]
+    assert seed_window(days, Timeframe.D1, SEED_WINDOW) == days[-SEED_WINDOW:]
+    engine = SignalEngine(timeframes=(Timeframe.M1,))
+    engine.seed("AAPL", Timeframe.M1, minutes)
+    assert engine.overlays("AAPL", Timeframe.M1)["pivot_levels"], "floor pivots from the previous day at once"
