@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -57,6 +58,23 @@ class SerializedSocket:
             self._sock.sendall(data)
         return len(data)
 
+    def try_send(self, data: bytes) -> int:
+        """Write what the socket takes at once, never waiting: 0 when another write is under way or it is full.
+
+        Under gevent the wrapped socket is gevent's, whose ``send`` would wait for room; its real socket
+        (``_sock``, already non-blocking) is written instead.
+        """
+        if not self._lock.acquire(blocking=False):
+            return 0
+        try:
+            raw = getattr(self._sock, "_sock", self._sock)
+            sent: int = raw.send(data, socket.MSG_DONTWAIT)
+            return sent
+        except (BlockingIOError, InterruptedError):
+            return 0
+        finally:
+            self._lock.release()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 
@@ -90,6 +108,9 @@ class Connection:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._idle = True
+        # The unsent tail of a frame written directly by ``enqueue``; the sender writes it before anything else.
+        self._partial = b""
+        self._try_send = getattr(getattr(ws, "sock", None), "try_send", None)
         self._seq = 0
         # Written only under the lock or by the sender thread; the hub sums them for /metrics.
         self.messages_sent = 0
@@ -113,13 +134,33 @@ class Connection:
     # -- outbound --------------------------------------------------------------------------------------------------
 
     def enqueue(self, body: bytes) -> None:
+        wake = False
         with self._lock:
             if self.closed:
                 return
             if self.numbered:
                 self._seq += 1
                 body = p.with_seq(body, self._seq)
-            if len(self._queue) >= self.maxlen:
+            if self._idle and not self._queue and not self.batch and self._try_send is not None:
+                # Fast path: with nothing queued and the sender idle, write at once from this thread without
+                # waiting; waking a sender per message costs more than the write itself.
+                frame = p.text_frame(body)
+                try:
+                    sent = self._try_send(frame)
+                except OSError:
+                    self._close_locked(None, "")
+                    return
+                if sent:
+                    self.messages_sent += 1
+                    self.frames_sent += 1
+                    self.bytes_sent += len(frame)
+                    if sent == len(frame):
+                        return
+                    self._partial = frame[sent:]
+                    self._idle = False
+                    wake = True
+                    body = b""
+            if body and len(self._queue) >= self.maxlen:
                 self._queue.popleft()
                 self.dropped += 1
                 now = time.monotonic()
@@ -131,9 +172,10 @@ class Connection:
                     return
             else:
                 self._full_since = None
-            self._queue.append(body)
-            wake = self._idle
-            self._idle = False
+            if body:
+                self._queue.append(body)
+                wake = self._idle
+                self._idle = False
         if wake:
             self._wake.set()
 
@@ -150,8 +192,9 @@ class Connection:
         self.stats.add(errors_sent=1)
         self.send(p.MessageType.ERROR, p.error_data(code, message))
 
-    def _take(self) -> list[bytes] | None:
-        """Everything queued, waiting while there is nothing; None once the connection is closed."""
+    def _take(self) -> tuple[bytes, list[bytes]] | None:
+        """The unsent tail of a direct write and everything queued, waiting while there is nothing; None once
+        the connection is closed."""
         while True:
             self._wake.wait()
             if self.closed:
@@ -161,26 +204,27 @@ class Connection:
                 # messages that arrive in quick succession, so fewer, larger frames are safer and cheaper.
                 time.sleep(self.batch_interval)
             with self._lock:
-                if self._queue:
+                if self._queue or self._partial:
                     items = list(self._queue)
                     self._queue.clear()
-                    return items
+                    partial, self._partial = self._partial, b""
+                    return partial, items
                 self._idle = True
                 self._wake.clear()
 
     def _send_loop(self) -> None:
         while True:
-            items = self._take()
-            if items is None:
+            taken = self._take()
+            if taken is None:
                 return
-            if not items:
-                continue
+            partial, items = taken
             if self.batch and len(items) > 1:
                 frames = p.text_frame(p.batch_frame(items))
                 count = 1
             else:
                 frames = b"".join(p.text_frame(item) for item in items)
                 count = len(items)
+            frames = partial + frames
             try:
                 if not self.ws.connected:
                     raise ConnectionError("closed")

@@ -18,50 +18,21 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import requests
 import websocket
 
-ROOT = Path(__file__).resolve().parent.parent
+# Run as a script (python bench/feed_latency.py), this folder is sys.path[0]: the shared helpers import by name.
+from _support import free_port, start_app, stop, wait_port
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_app(port: int, interval: float, symbols: str, data_dir: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--interval", str(interval), "--symbols", symbols,
-         "--data-dir", data_dir],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("app did not start")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def start_feed_app(port: int, interval: float, symbols: str, data_dir: str) -> subprocess.Popen[bytes]:
+    return start_app(port, "--interval", str(interval), "--symbols", symbols, "--data-dir", data_dir)
 
 
 def count_messages(url: str, seconds: float, subscribe: str | None) -> tuple[float, int]:
@@ -102,7 +73,7 @@ app.run(host="127.0.0.1", port=int(sys.argv[1]), threaded=True)
 
 def throughput(seconds: float, data_dir: str) -> dict[str, float]:
     port = free_port()
-    app = start_app(port, 0.00001, "AAPL", data_dir)
+    app = start_feed_app(port, 0.00001, "AAPL", data_dir)
     try:
         ours, _ = count_messages(f"ws://127.0.0.1:{port}/ws", seconds,
                                  json.dumps({"type": "subscribe", "data": {"channel": "ticks", "symbol": "AAPL"}}))
@@ -113,15 +84,7 @@ def throughput(seconds: float, data_dir: str) -> dict[str, float]:
     peer = subprocess.Popen([sys.executable, "-c", PEER_SERVER, str(peer_port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", peer_port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_port(peer_port, peer, timeout=20)
         peer_rate, _ = count_messages(f"ws://127.0.0.1:{peer_port}/ws", seconds, "go")
     finally:
         stop(peer)
@@ -154,7 +117,7 @@ def browser_latency(seconds: float, rate: float, data_dir: str) -> dict[str, flo
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    app = start_app(port, 1 / rate, "AAPL", data_dir)
+    app = start_feed_app(port, 1 / rate, "AAPL", data_dir)
     peer: list[float] = []
     try:
         peer_thread = threading.Thread(

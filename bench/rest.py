@@ -20,60 +20,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+# Run as a script (python bench/rest.py), this folder is sys.path[0]: the shared helpers import by name.
+from _support import clean_env, free_port, start_app, stop
+
 QUOTE = "/api/v1/market-data/AAPL"
 PEER = "/bench/peer"
 HISTORIES = {
     "history_1y_1d": "/api/v1/market-data/AAPL/history?period=1y&interval=1d",
     "history_5d_1m": "/api/v1/market-data/AAPL/history?period=5d&interval=1m",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_app(port: int, data_dir: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKSTREAM_")}
-    env["TICKSTREAM_BENCH_PEER_ROUTE"] = "1"
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--interval", "0.05", "--symbols", "AAPL",
-         "--data-dir", data_dir],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("app did not start")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
 
 
 def hammer(url: str, seconds: float, threads: int) -> float:
@@ -140,7 +102,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as data_dir:
         port = free_port()
-        app = start_app(port, data_dir)
+        app = start_app(port, "--interval", "0.05", "--symbols", "AAPL", "--data-dir", data_dir,
+                        env=clean_env(TICKSTREAM_BENCH_PEER_ROUTE="1"))
         base = f"http://127.0.0.1:{port}"
         try:
             quote = requests.get(base + QUOTE, timeout=5).json()

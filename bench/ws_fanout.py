@@ -18,19 +18,18 @@ import base64
 import json
 import os
 import selectors
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime
-from pathlib import Path
 
 import orjson
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+# Run as a script (python bench/ws_fanout.py), this folder is sys.path[0]: the shared helpers import by name.
+from _support import ROOT, clean_env, free_port, stop, wait_port
 
 PEER = r'''
 import asyncio, sys, time
@@ -73,38 +72,9 @@ asyncio.run(main())
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("server did not start")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def start_ours(server: str, port: int, rate: float, data_dir: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TICKSTREAM_")}
-    env.update(TICKSTREAM_DATA_DIR=data_dir, TICKSTREAM_UPDATE_INTERVAL=str(1 / rate), TICKSTREAM_SYMBOLS="AAPL",
-               TICKSTREAM_WS_SEND_QUEUE_SIZE="5000")
+    env = clean_env(TICKSTREAM_DATA_DIR=data_dir, TICKSTREAM_UPDATE_INTERVAL=str(1 / rate), TICKSTREAM_SYMBOLS="AAPL",
+                    TICKSTREAM_WS_SEND_QUEUE_SIZE="5000")
     if server == "gevent":
         cmd = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--worker-connections", "5000",
                "-b", f"127.0.0.1:{port}", "app:server"]
@@ -267,7 +237,7 @@ def main() -> None:
         try:
             ours = run_clients(port, "/ws", args.clients, args.seconds, subscribe)
         finally:
-            stop(ours_proc)
+            stop(ours_proc, 15)
 
     peer_port = free_port()
     peer_proc = subprocess.Popen([sys.executable, "-c", PEER, str(peer_port), str(args.rate)],
@@ -276,7 +246,7 @@ def main() -> None:
         wait_port(peer_port, peer_proc)
         peer = run_clients(peer_port, "/", args.clients, args.seconds, None)
     finally:
-        stop(peer_proc)
+        stop(peer_proc, 15)
 
     ratio = round(ours["delivered_per_s"] / peer["delivered_per_s"], 3) if peer["delivered_per_s"] else 0.0
     print(f"{args.clients} clients × {args.rate:g} ticks/s = {offered:,.0f} messages/s offered, {args.seconds:g} s")

@@ -15,8 +15,6 @@ once so that a failover chain asks the next source.
 from __future__ import annotations
 
 import logging
-import re
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,16 +22,14 @@ from typing import Any
 import pandas as pd
 import requests
 
-from feeds.errors import RateLimited
-from feeds.models import Candle, OptionChain, Period, Quote, Timeframe, parse_symbol
-from feeds.polygon import session_day_to_utc_midnight
+from feeds.http_client import ProviderHttp, bar_candle, stock_ticker, to_float, to_positive
+from feeds.models import Candle, OptionChain, Period, Quote, Timeframe
 from feeds.replay import resample_candles, select_window
 from feeds.source import SourceError, UnknownSymbol, UnsupportedRequest
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://data.alpaca.markets"
-_STOCK_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
 # Timeframe → (Alpaca timeframe, width to resample to or None).
 _BARS: dict[Timeframe, tuple[str, int | None]] = {
     Timeframe.M1: ("1Min", None),
@@ -60,20 +56,6 @@ def _epoch(text: Any) -> float | None:
         return None
 
 
-def _float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _positive(value: Any) -> float | None:
-    number = _float(value)
-    return number if number is not None and number > 0 else None
-
-
 class AlpacaSource:
     """MarketSource on Alpaca market data v2 (stocks). Thread-safe: one requests.Session per thread."""
 
@@ -93,93 +75,48 @@ class AlpacaSource:
     ) -> None:
         if not key_id or not secret_key:
             raise ValueError("AlpacaSource needs ALPACA_API_KEY and ALPACA_SECRET_KEY")
-        self._key_id = key_id
-        self._secret_key = secret_key
         self.base_url = base_url.rstrip("/")
         self.feed = feed
         self.timeout = timeout
         self._clock = clock
         self.max_pages = max_pages
-        self._session_factory = session_factory
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._stats = {"requests": 0, "errors": 0}
-        self._last_error: str | None = None
+        self._http = ProviderHttp(
+            self.name, {"APCA-API-KEY-ID": key_id, "APCA-API-SECRET-KEY": secret_key}, session_factory
+        )
 
     def __repr__(self) -> str:
         return f"AlpacaSource(base_url={self.base_url!r}, feed={self.feed!r})"
 
     # -- the seam ----------------------------------------------------------------------------------------------
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = self._session_factory()
-            session.headers["APCA-API-KEY-ID"] = self._key_id
-            session.headers["APCA-API-SECRET-KEY"] = self._secret_key
-            self._local.session = session
-        return session
-
     def _get(self, path: str, params: dict[str, Any], symbol: str) -> dict[str, Any]:
         """GET a JSON document from Alpaca; every network access goes through here."""
-        with self._lock:
-            self._stats["requests"] += 1
-        try:
-            response = self._session().get(self.base_url + path, params=params, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise self._error(SourceError(f"alpaca: {type(exc).__name__}: {exc}")) from exc
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        message = str(body.get("message") or "") if isinstance(body, dict) else ""
+        response, body, message = self._http.fetch(self.base_url + path, params, self.timeout)
         status = response.status_code
-        if status == 429:
-            retry = _float(response.headers.get("Retry-After"))
-            raise self._error(RateLimited(f"alpaca: too many requests ({message})", retry_after=retry))
         if status == 404 or (status in (400, 422) and "symbol" in message.lower()):
             raise UnknownSymbol(f"alpaca does not know {symbol} ({message})")
-        if status in (401, 403):
-            raise self._error(SourceError(f"alpaca rejected the API keys (HTTP {status}: {message})"))
-        if status >= 400:
-            raise self._error(SourceError(f"alpaca: HTTP {status}: {message or response.reason}"))
-        if not isinstance(body, dict):
-            raise self._error(SourceError("alpaca: the answer is not a JSON object"))
-        return body
-
-    def _error(self, exc: SourceError) -> SourceError:
-        with self._lock:
-            self._stats["errors"] += 1
-            self._last_error = str(exc)
-        return exc
-
-    @staticmethod
-    def _ticker(symbol: str) -> str:
-        symbol = parse_symbol(symbol)
-        if not _STOCK_RE.match(symbol):
-            raise UnknownSymbol(f"the alpaca source serves US stock tickers only, not {symbol}")
-        return symbol
+        return self._http.checked(response, body, message, "API keys")
 
     # -- MarketSource ------------------------------------------------------------------------------------------
 
     def quote(self, symbol: str) -> Quote:
-        ticker = self._ticker(symbol)
+        ticker = stock_ticker(symbol, self.name)
         snap = self._get(f"/v2/stocks/{ticker}/snapshot", {"feed": self.feed}, ticker)
         trade = snap.get("latestTrade") or {}
         nbbo = snap.get("latestQuote") or {}
         daily = snap.get("dailyBar") or {}
         minute = snap.get("minuteBar") or {}
-        price = _positive(trade.get("p")) or _positive(minute.get("c")) or _positive(daily.get("c"))
+        price = to_positive(trade.get("p")) or to_positive(minute.get("c")) or to_positive(daily.get("c"))
         if price is None:
             raise SourceError(f"alpaca snapshot for {ticker} has no price")
         stamp = _epoch(trade.get("t")) or _epoch(minute.get("t"))
         return Quote(
             symbol=ticker,
             price=price,
-            bid=_positive(nbbo.get("bp")),
-            ask=_positive(nbbo.get("ap")),
-            volume=_float(daily.get("v")) or 0.0,
-            previous_close=_positive((snap.get("prevDailyBar") or {}).get("c")),
+            bid=to_positive(nbbo.get("bp")),
+            ask=to_positive(nbbo.get("ap")),
+            volume=to_float(daily.get("v")) or 0.0,
+            previous_close=to_positive((snap.get("prevDailyBar") or {}).get("c")),
             timestamp=stamp if stamp is not None else self._clock(),
             source=self.name,
         )
@@ -192,7 +129,7 @@ class AlpacaSource:
         end: float | None = None,
         limit: int | None = None,
     ) -> list[Candle]:
-        ticker = self._ticker(symbol)
+        ticker = stock_ticker(symbol, self.name)
         alpaca_timeframe, resample_to = _BARS[timeframe]
         now = self._clock()
         reference = now if end is None else min(end, now)
@@ -225,11 +162,9 @@ class AlpacaSource:
                 seconds = _epoch(bar["t"])
                 if seconds is None:
                     raise ValueError(f"bad time {bar['t']!r}")
-                t = session_day_to_utc_midnight(seconds) if timeframe is Timeframe.D1 else int(seconds)
-                candles.append(Candle(t, float(bar["o"]), float(bar["h"]), float(bar["l"]), float(bar["c"]),
-                                      float(bar.get("v") or 0.0)))
+                candles.append(bar_candle(bar, seconds, timeframe is Timeframe.D1))
         except (KeyError, TypeError, ValueError) as exc:
-            raise self._error(SourceError(f"alpaca: malformed bar for {ticker}: {exc!r}")) from exc
+            raise self._http.error(SourceError(f"alpaca: malformed bar for {ticker}: {exc!r}")) from exc
         candles.sort(key=lambda c: c.time)
         if resample_to is not None:
             candles = resample_candles(candles, resample_to)
@@ -239,6 +174,4 @@ class AlpacaSource:
         raise UnsupportedRequest("the alpaca source serves quotes and bars only, no option chains")
 
     def health(self) -> dict[str, Any]:
-        with self._lock:
-            return {"name": self.name, "base_url": self.base_url, "feed": self.feed, "last_error": self._last_error,
-                    **self._stats}
+        return {"name": self.name, "base_url": self.base_url, "feed": self.feed, **self._http.health()}

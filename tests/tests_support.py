@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 T = TypeVar("T")
 
@@ -64,3 +70,70 @@ class WsClient:
 
     def close(self) -> None:
         self.ws.close()
+
+
+# -- feed tests: an injectable clock, and recorded provider answers on a local HTTP server ------------------------
+
+
+class FakeClock:
+    """A clock a test moves by hand: call it for the time, ``advance`` it."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class RecordedServer:
+    """Serves files by longest matching path prefix; a list of answers is served in order, the last one repeats."""
+
+    base_url: str = ""
+    routes: dict[str, list[tuple[int, str, dict[str, str]]]] = field(default_factory=dict)
+    requests: list[tuple[str, dict[str, list[str]], dict[str, str]]] = field(default_factory=list)
+
+    def add(self, prefix: str, *answers: tuple[int, str] | tuple[int, str, dict[str, str]]) -> None:
+        self.routes[prefix] = [(a[0], a[1], a[2] if len(a) > 2 else {}) for a in answers]  # type: ignore[misc]
+
+
+@contextmanager
+def serve_recorded(data: Path, no_route_body: bytes) -> Iterator[RecordedServer]:
+    """A RecordedServer on a free loopback port serving files from ``data``; a path without a route gets HTTP 500
+    with ``no_route_body`` (in the provider's own error shape). Shut down on exit."""
+    state = RecordedServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            state.requests.append((parts.path, parse_qs(parts.query), dict(self.headers)))
+            matches = [p for p in state.routes if parts.path.startswith(p)]
+            if not matches:
+                status, body, headers = 500, no_route_body, {}
+            else:
+                answers = state.routes[max(matches, key=len)]
+                status, name, headers = answers.pop(0) if len(answers) > 1 else answers[0]
+                body = (data / name).read_bytes()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -92,7 +92,7 @@ def test_a_slow_reader_sees_a_seq_gap_and_can_resubscribe(inproc_server) -> None
     for n in range(400):
         server.services.bus.publish("alerts", alert(n, size=60_000))
     seqs = []
-    while len(seqs) < 60:
+    while len(seqs) < 400:
         message = client.recv()
         seqs.append(message["seq"])
         if message["data"].get("alert_id") == 399:

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 import pytest
+from tests_support import RecordedServer, serve_recorded
 
 from feeds.alpaca import AlpacaSource
 from feeds.errors import RateLimited
@@ -24,51 +20,10 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "alpaca"
 NOW = pd.Timestamp("2024-01-12 21:30", tz="UTC").timestamp()
 
 
-@dataclass
-class RecordedServer:
-    """Serves files by longest matching path prefix; a list of answers is served in order, the last one repeats."""
-
-    base_url: str = ""
-    routes: dict[str, list[tuple[int, str, dict[str, str]]]] = field(default_factory=dict)
-    requests: list[tuple[str, dict[str, list[str]], dict[str, str]]] = field(default_factory=list)
-
-    def add(self, prefix: str, *answers: tuple[int, str] | tuple[int, str, dict[str, str]]) -> None:
-        self.routes[prefix] = [(a[0], a[1], a[2] if len(a) > 2 else {}) for a in answers]  # type: ignore[misc]
-
-
 @pytest.fixture
 def server() -> Iterator[RecordedServer]:
-    state = RecordedServer()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            state.requests.append((parts.path, parse_qs(parts.query), dict(self.headers)))
-            matches = [p for p in state.routes if parts.path.startswith(p)]
-            if not matches:
-                status, body, headers = 500, b'{"message":"no route in test"}', {}
-            else:
-                answers = state.routes[max(matches, key=len)]
-                status, name, headers = answers.pop(0) if len(answers) > 1 else answers[0]
-                body = (DATA / name).read_bytes()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield state
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_recorded(DATA, b'{"message":"no route in test"}') as state:
+        yield state
 
 
 @pytest.fixture

@@ -6,32 +6,10 @@ from pathlib import Path
 
 import diskcache
 import pytest
+from tests_support import FakeClock
 
 from feeds.cache import MarketCache, history_ttl
 from feeds.models import Candle, OptionChain, Period, Quote, Timeframe
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def cache(tmp_path: Path, clock: FakeClock) -> MarketCache:
-    c = MarketCache(tmp_path / "cache", clock=clock)
-    yield c
-    c.close()
 
 
 def _quote(price: float = 100.0) -> Quote:

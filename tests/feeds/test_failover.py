@@ -5,27 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tests_support import FakeClock
 
 from feeds.cache import MarketCache
 from feeds.errors import NoSourceAvailable, SourceTimeout
 from feeds.failover import BreakerState, CircuitBreaker, DeadlineCaller, FailoverSource
 from feeds.models import Candle, OptionChain, Period, Quote, Timeframe
 from feeds.source import MarketSource, SourceError, UnknownSymbol, UnsupportedRequest
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class FakeSource:
@@ -70,18 +59,6 @@ class FakeSource:
 
     def health(self) -> dict[str, Any]:
         return {"name": self.name, "mode": self.mode}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def cache(tmp_path: Path, clock: FakeClock) -> MarketCache:
-    c = MarketCache(tmp_path / "cache", clock=clock)
-    yield c
-    c.close()
 
 
 @pytest.fixture
