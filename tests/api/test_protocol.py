@@ -116,3 +116,30 @@ def test_market_data_shape_and_nan_becomes_null() -> None:
 def test_iso_ms() -> None:
     assert p.iso_ms(0) == "1970-01-01T00:00:00.000Z"
     assert p.iso_ms(1_705_314_600.1239) == "2024-01-15T10:30:00.123Z"
+
+
+def test_flat_dialect_messages() -> None:
+    quote = Quote("AAPL", 101.0, 100.9, 101.1, 5000.0, 100.0, 1_705_314_600.0, "sim")
+    assert orjson.loads(p.flat_price(quote)) == {"type": "price", "symbol": "AAPL", "price": 101.0,
+                                                 "volume": 5000.0, "timestamp": "2024-01-15T10:30:00.000Z"}
+    event = p.ChannelEvent(p.Channel.SIGNALS, p.MessageType.SIGNAL, "AAPL",
+                           {"side": "SELL", "confidence": 0.6}, 1_705_314_600.5)
+    assert orjson.loads(p.flat_signal(event)) == {"type": "signal", "symbol": "AAPL", "action": "SELL",
+                                                  "confidence": 0.6, "timestamp": "2024-01-15T10:30:00.500Z"}
+    candle = Candle(1_705_314_600, 1.0, 2.0, 0.5, 1.5, 10.0)
+    full = orjson.loads(p.flat_candle(p.MessageType.FULL_UPDATE, "AAPL", Timeframe.M1, candle, 1_705_314_660.0,
+                                      {"pivot_points": [], "fvg_zones": [], "break_signals": []}))
+    assert full["type"] == "full_update" and full["timeframe"] == "1m" and full["candle"]["close"] == 1.5
+    assert full["signals"] == {"pivot_points": [], "fvg_zones": [], "break_signals": []}
+    assert "seq" not in full and full["timestamp"] == "2024-01-15T10:31:00.000Z"
+    update = orjson.loads(p.flat_candle(p.MessageType.CANDLE_UPDATE, "AAPL", Timeframe.M1, candle, 1_705_314_601.0))
+    assert update["type"] == "candle_update" and "signals" not in update
+
+
+@pytest.mark.parametrize(("size", "header"), [(5, b"\x81\x05"), (125, b"\x81\x7d"), (126, b"\x81\x7e\x00\x7e"),
+                                              (65_535, b"\x81\x7e\xff\xff"),
+                                              (65_536, b"\x81\x7f\x00\x00\x00\x00\x00\x01\x00\x00")])
+def test_text_frame_headers(size: int, header: bytes) -> None:
+    payload = b"x" * size
+    frame = p.text_frame(payload)
+    assert frame == header + payload
