@@ -34,8 +34,8 @@ import pandas as pd
 import yfinance as yf
 from yfinance import exceptions as yf_errors
 
+from feeds.breaker import DeadlineCaller
 from feeds.errors import RateLimited, SourceTimeout
-from feeds.failover import DeadlineCaller
 from feeds.models import Candle, OptionChain, Period, Quote, Timeframe, parse_symbol
 from feeds.options import (
     DEFAULT_RATE,

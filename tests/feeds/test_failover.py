@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from tests_support import FakeClock
 
+from feeds.breaker import BreakerState, CircuitBreaker, DeadlineCaller
 from feeds.cache import MarketCache
 from feeds.errors import NoSourceAvailable, SourceTimeout
-from feeds.failover import BreakerState, CircuitBreaker, DeadlineCaller, FailoverSource
+from feeds.failover import FailoverSource
 from feeds.models import Candle, OptionChain, Period, Quote, Timeframe
 from feeds.source import MarketSource, SourceError, UnknownSymbol, UnsupportedRequest
 
