@@ -211,10 +211,13 @@ class Hub:
 
     @staticmethod
     def _dialect_subscriptions(connection: Connection, subscription: p.Subscription) -> list[p.Subscription]:
-        """/ws/market-data's ``subscribe`` to a symbol means its prices and its signals."""
+        """/ws/market-data's ``subscribe`` to a symbol means its prices and its signals.
+
+        Signals first: the prices' snapshot is the client's sign that it is subscribed, so by then both must be.
+        """
         if connection.dialect == p.FLAT_PRICE and subscription.symbol is not None:
-            return [p.Subscription(p.Channel.MARKET_DATA, subscription.symbol),
-                    p.Subscription(p.Channel.SIGNALS, subscription.symbol)]
+            return [p.Subscription(p.Channel.SIGNALS, subscription.symbol),
+                    p.Subscription(p.Channel.MARKET_DATA, subscription.symbol)]
         return [subscription]
 
     def subscribe(self, connection: Connection, subscription: p.Subscription, ack: bool = True) -> bool:

@@ -17,7 +17,7 @@ from signals import (
     prepared_payload,
     ws_status,
 )
-from signals.ideas import Idea
+from signals.ideas import Idea, IdeaStatus
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,8 @@ class SignalEngine:
             elif subscription.channel is p.Channel.IDEAS:
                 events.extend(_idea_event(idea, stamp) for idea in snap.ideas)
             elif subscription.channel is p.Channel.PAYLOADS:
-                events.extend(_payload_event(idea, stamp) for idea in snap.ideas)
+                # Only tickets still to be sent: an active idea's order has already been filled.
+                events.extend(_payload_event(idea, stamp) for idea in snap.ideas if idea.status is IdeaStatus.PENDING)
         return events
 
 

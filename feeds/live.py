@@ -267,10 +267,12 @@ class LiveFeed:
         for event in events:
             if event.closed:
                 closed += 1
+                # The listener first: the closed candle's subscribers read its overlays, which must already
+                # include what this candle confirmed.
+                extras = self.listener.candle_closed(event) if self.listener is not None else []
                 self.bus.publish(candle_topic(event.symbol, event.timeframe), event)
-                if self.listener is not None:
-                    for topic, extra in self.listener.candle_closed(event):
-                        self.bus.publish(topic, extra)
+                for topic, extra in extras:
+                    self.bus.publish(topic, extra)
                 continue
             if event.candle.time != self._candles.get((event.symbol, event.timeframe), event.candle).time:
                 event = self._reseed_new_candle(event)

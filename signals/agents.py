@@ -22,6 +22,9 @@ STRUCTURE_MEMORY_BARS = 50
 VOLUME_BARS = 20
 VOLUME_SPIKE = 2.0
 NEUTRAL = 0.4
+# Differences smaller than this share of the price are ties: the tracker's running sums and the vectorised
+# functions round differently in the last bits, and a vote must not flip on that noise (a flat market is common).
+PRICE_TIE = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,10 @@ class AgentContext:
         atr = self.indicators.atr
         return atr if math.isfinite(atr) and atr > 0.0 else abs(self.close) * 0.01 or 1.0
 
+    def tie(self) -> float:
+        """Price differences up to this are rounding noise, not a side."""
+        return PRICE_TIE * max(abs(self.close), 1.0)
+
 
 AgentFunction = Callable[[AgentContext], AgentVote]
 
@@ -75,6 +82,11 @@ def _ready(*values: float) -> bool:
     return all(math.isfinite(value) for value in values)
 
 
+def _sign(value: float, tie: float) -> int:
+    """+1, -1, or 0 when ``value`` is within ``tie`` of zero."""
+    return 1 if value > tie else -1 if value < -tie else 0
+
+
 def _waiting(name: str, what: str) -> AgentVote:
     return AgentVote(name, Action.HOLD, 0.0, f"Waiting for enough candles to compute {what}.")
 
@@ -85,11 +97,12 @@ def trend_agent(ctx: AgentContext) -> AgentVote:
     if not _ready(fast, slow):
         return _waiting(name, "EMA20 and EMA50")
     gap = fast - slow
-    if gap == 0.0:
+    side_of_trend = _sign(gap, ctx.tie())
+    if side_of_trend == 0:
         return AgentVote(name, Action.HOLD, NEUTRAL, "EMA20 and EMA50 are equal, so there is no trend.")
     action = Action.BUY if gap > 0 else Action.SELL
     confidence = _clip(0.25 + 0.75 * abs(gap) / ctx.scale())
-    with_trend = (ctx.close > fast) if gap > 0 else (ctx.close < fast)
+    with_trend = _sign(ctx.close - fast, ctx.tie()) == side_of_trend
     if not with_trend:
         confidence *= 0.5
     side = "above" if gap > 0 else "below"
@@ -123,12 +136,13 @@ def macd_agent(ctx: AgentContext) -> AgentVote:
     name, hist, before = "macd", ctx.indicators.hist, ctx.previous.hist
     if not _ready(hist):
         return _waiting(name, "MACD(12, 26, 9)")
-    if math.isfinite(before) and before <= 0.0 < hist:
-        return AgentVote(name, Action.BUY, 0.8, "MACD crossed above its signal line on this candle.")
-    if math.isfinite(before) and before >= 0.0 > hist:
-        return AgentVote(name, Action.SELL, 0.8, "MACD crossed below its signal line on this candle.")
-    if hist == 0.0:
+    now, then = _sign(hist, ctx.tie()), _sign(before, ctx.tie()) if math.isfinite(before) else None
+    if now == 0:
         return AgentVote(name, Action.HOLD, NEUTRAL, "MACD equals its signal line.")
+    if then is not None and then <= 0 < now:
+        return AgentVote(name, Action.BUY, 0.8, "MACD crossed above its signal line on this candle.")
+    if then is not None and then >= 0 > now:
+        return AgentVote(name, Action.SELL, 0.8, "MACD crossed below its signal line on this candle.")
     confidence = _clip(0.3 + 0.4 * abs(hist) / (0.25 * ctx.scale()), high=0.7)
     if hist > 0:
         return AgentVote(name, Action.BUY, confidence, f"MACD is above its signal line by {hist:.4g}.")
@@ -141,7 +155,7 @@ def bollinger_agent(ctx: AgentContext) -> AgentVote:
     if not _ready(upper, lower):
         return _waiting(name, "Bollinger(20, 2)")
     width = upper - lower
-    if width <= 0.0:
+    if width <= ctx.tie():
         return AgentVote(name, Action.HOLD, NEUTRAL, "The Bollinger bands have no width.")
     position = (ctx.close - lower) / width
     if position < 0.0:
@@ -258,12 +272,12 @@ def stochastic_agent(ctx: AgentContext) -> AgentVote:
     if not _ready(k, d):
         return _waiting(name, "stochastic(14, 3, 3)")
     if k < 20.0:
-        turned = k > d
+        turned = _sign(k - d, PRICE_TIE * 100.0) > 0
         return AgentVote(
             name, Action.BUY, 0.6 if turned else 0.3, f"%K {k:.1f} is oversold{' and above %D' if turned else ''}."
         )
     if k > 80.0:
-        turned = k < d
+        turned = _sign(k - d, PRICE_TIE * 100.0) < 0
         return AgentVote(
             name, Action.SELL, 0.6 if turned else 0.3, f"%K {k:.1f} is overbought{' and below %D' if turned else ''}."
         )

@@ -24,11 +24,25 @@ class InputError(Exception):
     """A problem with the input file, reported on stderr with exit code 2."""
 
 
+# Epoch seconds accepted: 1900-01-01 to 2200-01-01. Larger numbers are usually milliseconds, a common mix-up.
+EARLIEST_SECONDS = -2_208_988_800
+LATEST_SECONDS = 7_258_118_400
+
+
 def _times(column: pd.Series) -> IntArray:
     """Unix seconds from epoch-second numbers or ISO-8601 strings (naive ones are taken as UTC)."""
+    blank = column.isna() | (column.astype(str).str.strip() == "")
+    if blank.any():
+        raise InputError(f"missing time at row {int(np.flatnonzero(blank.to_numpy())[0])}")
     numeric = pd.to_numeric(column, errors="coerce")
     if not numeric.isna().any():
-        floored: IntArray = np.floor(numeric.to_numpy(dtype=np.float64)).astype(np.int64)
+        values = numeric.to_numpy(dtype=np.float64)
+        outside = ~((values >= EARLIEST_SECONDS) & (values < LATEST_SECONDS))
+        if outside.any():
+            row = int(np.flatnonzero(outside)[0])
+            hint = " (epoch milliseconds? times must be in seconds)" if values[row] >= LATEST_SECONDS else ""
+            raise InputError(f"time {column.iloc[row]} at row {row} is out of range{hint}")
+        floored: IntArray = np.floor(values).astype(np.int64)
         return floored
     try:
         parsed = pd.to_datetime(column, utc=True, format="ISO8601")
@@ -45,7 +59,8 @@ def _times(column: pd.Series) -> IntArray:
 def read_bars(path: Path) -> Bars:
     """Read and validate an OHLCV CSV (``time,open,high,low,close,volume``); raise InputError on any problem."""
     try:
-        frame = pd.read_csv(path)
+        # index_col=False: a trailing comma on every row must not turn the first column into the index.
+        frame = pd.read_csv(path, index_col=False)
     except FileNotFoundError:
         raise InputError(f"no such file: {path}") from None
     except pd.errors.EmptyDataError:

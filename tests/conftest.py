@@ -14,9 +14,16 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import settings as hypothesis_settings
 from tests_support import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The suite is a gate: by default property tests draw the same examples on every run, so a red run is reproducible
+# and never depends on luck. HYPOTHESIS_PROFILE=explore draws fresh random examples, many more of them, to hunt.
+hypothesis_settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", max_examples=500)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @dataclass

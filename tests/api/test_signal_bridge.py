@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from tests_support import FakeClock
+
 from api import protocol as p
 from api.signal_bridge import SEED_WINDOW, SignalEngine, levels_from_history, seed_window
+from feeds.bus import InProcessBus
 from feeds.candles import CandleEvent
+from feeds.live import LiveFeed
 from feeds.models import Period, Timeframe
 from feeds.simulated import SimulatedSource
 from signals import SignalTracker
+from signals.ideas import IdeaStatus
 
 NOW = 1_763_700_000.0
 
@@ -103,3 +108,46 @@ def test_intraday_trackers_start_at_the_previous_utc_day() -> None:
     engine = SignalEngine(timeframes=(Timeframe.M1,))
     engine.seed("AAPL", Timeframe.M1, minutes)
     assert engine.overlays("AAPL", Timeframe.M1)["pivot_levels"], "floor pivots from the previous day at once"
+
+
+def test_a_closed_candles_subscribers_see_the_overlays_it_confirmed() -> None:
+    """full_update for candle T carries what T confirmed: the tracker has taken T before the event goes out."""
+    clock = FakeClock(NOW)
+    bus = InProcessBus()
+    engine = SignalEngine(timeframes=(Timeframe.M1,))
+    feed = LiveFeed(SimulatedSource(seed=1, clock=clock), bus, ["AAPL"], interval=1.0, clock=clock, listener=engine)
+    seen: list[tuple[int, int | None]] = []
+
+    def on_candle(topic: str, event: object) -> None:
+        if isinstance(event, CandleEvent) and event.closed and event.timeframe is Timeframe.M1:
+            tracker = engine.tracker("AAPL", Timeframe.M1)
+            last = tracker.snapshot.last_candle if tracker is not None else None
+            seen.append((event.candle.time, None if last is None else last.time))
+
+    bus.subscribe(on_candle)
+    for _ in range(200):
+        feed.run_once()
+        clock.advance(1.0)
+    assert len(seen) >= 2
+    assert all(closed == tracked for closed, tracked in seen), seen
+
+
+def test_payload_snapshots_offer_only_pending_ideas_and_closed_ideas_are_announced() -> None:
+    candles = history(timeframe=Timeframe.M1)
+    engine = SignalEngine(timeframes=(Timeframe.M1,))
+    engine.seed("AAPL", Timeframe.M1, candles[:300])
+    subscription = p.Subscription(p.Channel.PAYLOADS, "AAPL")
+    saw_active = False
+    statuses: set[str] = set()
+    for candle in candles[300:]:
+        for _, event in engine.candle_closed(CandleEvent("AAPL", Timeframe.M1, candle, True, candle.time + 60)):
+            if event.type is p.MessageType.IDEA:
+                statuses.add(str(event.data["status"]))
+        tracker = engine.tracker("AAPL", Timeframe.M1)
+        assert tracker is not None
+        ideas = tracker.snapshot.ideas
+        saw_active |= any(idea.status is IdeaStatus.ACTIVE for idea in ideas)
+        offered = [event.data["idea_id"] for event in engine.snapshot(subscription)]
+        assert offered == [idea.id for idea in ideas if idea.status is IdeaStatus.PENDING]
+    assert saw_active, "the simulated week must trigger at least one idea for this test to mean anything"
+    assert {"pending", "active", "closed"} <= statuses

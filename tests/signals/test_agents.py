@@ -293,6 +293,14 @@ def test_gate_emits_on_change_or_big_move() -> None:
         assert gate.offer(consensus) is expected, (action, confidence)
 
 
+def test_signal_gate_needs_more_than_the_step() -> None:
+    gate = SignalGate(step=0.25)  # binary fractions: the move below is exactly the step
+    assert gate.offer(Consensus(BUY, 0.5, 1, (), 0.0, 0.0, 0.0))
+    assert not gate.offer(Consensus(BUY, 0.75, 1, (), 0.0, 0.0, 0.0))
+    assert not gate.offer(Consensus(BUY, 0.25, 1, (), 0.0, 0.0, 0.0))
+    assert gate.offer(Consensus(BUY, 0.875, 1, (), 0.0, 0.0, 0.0))
+
+
 def test_signal_wire_shapes() -> None:
     consensus = combine(votes((BUY, 0.9), (BUY, 0.7), (HOLD, 0.2)))
     signal = make_signal("AAPL", "1h", 1_704_067_200, 1_704_070_800, 187.5, consensus)

@@ -84,6 +84,13 @@ def test_columns_are_case_insensitive_and_in_any_order(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_trailing_commas_on_rows_are_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "trailing.csv"
+    path.write_text("time,open,high,low,close,volume\n1704067200,10,11,9,10.5,5,\n1704070800,10.5,12,10,11,6,\n")
+    result = run("analyze", path)
+    assert result.returncode == 0, result.stderr
+
+
 BAD_FILES = {
     "empty": ("", "empty"),
     "header-only": (HEADER, "no candles"),
@@ -95,6 +102,9 @@ BAD_FILES = {
     "text-price": (HEADER + "1704067200,abc,2,0.5,1.5,1\n", "non-numeric open"),
     "bad-time": (HEADER + "yesterday,1,2,0.5,1.5,1\n", "time"),
     "high-below-low": (HEADER + "1704067200,1,0.5,2,1.5,1\n", "inconsistent"),
+    "blank-epoch-time": (HEADER + "1704067200,1,2,0.5,1.5,1\n,1,2,0.5,1.5,1\n", "missing time at row 1"),
+    "epoch-milliseconds": (HEADER + "1704067200000,1,2,0.5,1.5,1\n", "milliseconds"),
+    "epoch-overflow": (HEADER + "1e20,1,2,0.5,1.5,1\n1e21,1,2,0.5,1.5,1\n", "out of range"),
 }
 
 

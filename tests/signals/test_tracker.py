@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from itertools import pairwise
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -92,6 +93,18 @@ def test_tracker_equals_vectorised_bar_for_bar(
     bars_strategy: Strategy, data: st.DataObject, swing_length: int, timeframe: Timeframe
 ) -> None:
     check_bar_for_bar(data.draw(bars_strategy(max_size=70)), swing_length, timeframe)
+
+
+@pytest.mark.parametrize("swing_length", [1, 2, 3])
+def test_tracker_equals_vectorised_on_a_flat_market(swing_length: int) -> None:
+    """A flat market with one spike: the two paths' MACD differ by 1e-16 there, and no vote may flip on that."""
+    size = 34
+    flat = np.full(size, 10.0)
+    spike = flat.copy()
+    spike[23] = 11.0
+    bars = Bars(time=1_704_067_200 + 3_600 * np.arange(size), open=spike, high=spike, low=flat, close=flat,
+                volume=np.zeros(size))
+    check_bar_for_bar(bars, swing_length, Timeframe.H1)
 
 
 def test_tracker_equals_vectorised_on_a_random_walk(walk: WalkFactory) -> None:
