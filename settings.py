@@ -1,4 +1,14 @@
-"""One frozen dataclass of settings, built from environment variables and command-line flags."""
+"""One frozen dataclass of settings, built from environment variables and command-line flags.
+
+Where market data comes from (``load_settings``):
+
+- ``--feed``/``TICKSTREAM_FEED`` and ``TICKSTREAM_SOURCES`` both unset: the real sources whose API keys are set, in
+  the order polygon, alpaca (``POLYGON_API_KEY``; ``ALPACA_API_KEY`` and ``ALPACA_SECRET_KEY``); with no key, the
+  simulated market. Only one of the two Alpaca keys is an error rather than a silent fallback to the simulation.
+- ``--feed yahoo`` without ``TICKSTREAM_SOURCES``: Yahoo first, then those keyed sources as its failover.
+- ``TICKSTREAM_SOURCES``: exactly that chain; a source in it without its keys stops start-up naming them.
+- The simulation is never part of a chain, and keys never turn ``--feed sim`` or ``--feed replay`` into anything else.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +27,13 @@ FEEDS = ("sim", "yahoo", "replay")
 # in for real data; it is chosen alone with --feed sim. Replay serves the past on its own clock, so it runs alone.
 LIVE_SOURCES = ("yahoo", "polygon", "alpaca")
 CHAIN_SOURCES = (*LIVE_SOURCES, "replay")
+# Sources enabled by their API keys alone, in failover order.
+KEYED_SOURCES = ("polygon", "alpaca")
+# Replay without --interval: one feed sample per this many replayed seconds (a 1-minute candle forms in ~10 visible
+# steps), between MIN_UPDATE_INTERVAL and the default 1 s. Candles are whole at any interval (feeds/replay.py).
+REPLAY_SAMPLE_SECONDS = 6.0
+MIN_UPDATE_INTERVAL = 0.05
+DEFAULT_UPDATE_INTERVAL = 1.0
 # What each source needs before it can be used: (settings field, environment variable).
 SOURCE_REQUIREMENTS: dict[str, tuple[tuple[str, str], ...]] = {
     "polygon": (("polygon_api_key", "POLYGON_API_KEY"),),
@@ -37,12 +54,14 @@ class Settings:
     feed: str = "sim"
     # Failover chain for --feed yahoo|replay, tried in order (TICKSTREAM_SOURCES=yahoo,polygon); empty: the feed alone.
     sources: tuple[str, ...] = ()
+    # The sources of ``sources`` that are there because their API keys are set, not because they were named.
+    keyed_sources: tuple[str, ...] = ()
     # Hard wall-clock limit (seconds) on one call to a source in the failover chain.
     source_timeout: float = 10.0
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     default_timeframe: Timeframe = Timeframe.M1
-    # Seconds between feed ticks; 0.05 is supported.
-    update_interval: float = 1.0
+    # Seconds between feed ticks; 0.05 is supported. Replay derives it from the speed unless it is given.
+    update_interval: float = DEFAULT_UPDATE_INTERVAL
     seed: int = 42
     data_dir: Path = Path("data")
     cache_dir: Path = Path("data/cache")
@@ -131,7 +150,7 @@ def _cast(name: str, raw: Any) -> Any:
         return float(raw)
     if name in ("debug", "bench_peer_route"):
         return raw if isinstance(raw, bool) else _parse_bool(str(raw))
-    if name == "sources":
+    if name in ("sources", "keyed_sources"):
         items = raw.split(",") if isinstance(raw, str) else list(raw)
         return tuple(dict.fromkeys(str(s).strip().lower() for s in items if str(s).strip()))
     if name in ("data_dir", "cache_dir", "replay_dir"):
@@ -156,6 +175,8 @@ def _validate(settings: Settings) -> Settings:
         raise ValueError("at least one symbol is needed")
     if settings.update_interval <= 0:
         raise ValueError("update_interval must be positive")
+    if settings.replay_speed <= 0:
+        raise ValueError("replay_speed must be positive")
     if not 0 < settings.port < 65536:
         raise ValueError("port must be in 1..65535")
     if settings.feed == "replay" and settings.replay_dir is None:
@@ -164,6 +185,33 @@ def _validate(settings: Settings) -> Settings:
         raise ValueError("source_timeout must be positive")
     check_sources(settings)
     return settings
+
+
+def keyed_sources(typed: Mapping[str, Any]) -> tuple[str, ...]:
+    """The sources of KEYED_SOURCES whose keys are all among ``typed`` settings, in order.
+
+    Raises ValueError when a source has only some of its keys: half a configuration is a mistake to point out,
+    not a reason to fall back to the simulation.
+    """
+    enabled = []
+    for name in KEYED_SOURCES:
+        requirements = SOURCE_REQUIREMENTS[name]
+        present = [env for field_name, env in requirements if typed.get(field_name)]
+        if len(present) == len(requirements):
+            enabled.append(name)
+        elif present:
+            missing = [env for field_name, env in requirements if not typed.get(field_name)]
+            raise ValueError(f"{' and '.join(present)} is set but {' and '.join(missing)} is not: source {name} "
+                             "needs both")
+    return tuple(enabled)
+
+
+def replay_interval(speed: float) -> float:
+    """Feed interval for a replay at ``speed``: REPLAY_SAMPLE_SECONDS of replay time, clamped to 0.05-1 s
+    (60× → 0.1 s, 600× → 0.05 s, 1× → 1 s). Non-positive speeds are left to validation (the 1 s default)."""
+    if speed <= 0:
+        return DEFAULT_UPDATE_INTERVAL
+    return min(DEFAULT_UPDATE_INTERVAL, max(MIN_UPDATE_INTERVAL, REPLAY_SAMPLE_SECONDS / speed))
 
 
 def check_sources(settings: Settings) -> None:
@@ -214,6 +262,16 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         # Listing sources is choosing real data: the feed follows the chain instead of staying on the simulation.
         chain = typed["sources"]
         typed["feed"] = "sim" if chain == ("sim",) else "replay" if chain == ("replay",) else "yahoo"
+    elif not typed.get("sources") and typed.get("feed") in (None, "yahoo"):
+        keyed = keyed_sources(typed)
+        if keyed:
+            # The issue: Polygon and Alpaca are "enabled when" their keys are set; the simulation is the default
+            # only "when nothing else is configured".
+            typed["sources"] = (*(("yahoo",) if typed.get("feed") == "yahoo" else ()), *keyed)
+            typed["keyed_sources"] = keyed
+            typed["feed"] = "yahoo"
+    if typed.get("feed") == "replay" and "update_interval" not in typed:
+        typed["update_interval"] = replay_interval(typed.get("replay_speed", Settings.replay_speed))
     settings = Settings(**typed)
     if "cache_dir" not in typed:
         settings = replace(settings, cache_dir=settings.data_dir / "cache")
@@ -225,12 +283,14 @@ def parse_cli(argv: Sequence[str] | None = None, env: Mapping[str, str] | None =
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1, env HOST)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8000, env PORT)")
     parser.add_argument("--feed", choices=FEEDS,
-                        help="market source: sim (default), yahoo (live providers, chain from TICKSTREAM_SOURCES) or "
-                             "replay (files from --replay-dir); env TICKSTREAM_FEED")
-    parser.add_argument("--sources", help="failover chain for --feed yahoo, e.g. yahoo,polygon "
-                                          "(env TICKSTREAM_SOURCES; default: the feed alone)")
+                        help="market source: sim (default when no provider key is set), yahoo (live providers, chain "
+                             "from TICKSTREAM_SOURCES) or replay (files from --replay-dir); env TICKSTREAM_FEED")
+    parser.add_argument("--sources", help="failover chain for --feed yahoo, e.g. yahoo,polygon (env "
+                                          "TICKSTREAM_SOURCES; default: the feed, then polygon/alpaca when their "
+                                          "API keys are set)")
     parser.add_argument("--symbols", help="comma-separated symbols to stream, e.g. AAPL,MSFT,GC=F")
-    parser.add_argument("--interval", dest="update_interval", type=float, help="seconds between ticks (default 1)")
+    parser.add_argument("--interval", dest="update_interval", type=float,
+                        help="seconds between ticks (default 1; for replay 6 replayed seconds, 0.05-1 s)")
     parser.add_argument("--seed", type=int, help="seed of the simulated market (default 42)")
     parser.add_argument("--data-dir", dest="data_dir", help="where state is kept (default ./data)")
     parser.add_argument("--replay-dir", dest="replay_dir", help="folder of CSV/Parquet files for --feed replay")

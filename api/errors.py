@@ -41,4 +41,6 @@ def init_error_handlers(server: Flask) -> None:
         if not _is_api_path():
             return exc
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name or "error")
+        # Keep what the exception tells the client to do next (Allow on 405, Retry-After on 429/503).
+        kept = {name: value for name, value in exc.get_headers() if name in ("Allow", "Retry-After")}
+        return error_response(exc.code or 500, code, exc.description or exc.name or "error", kept)

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from api.rest import MAX_END, MAX_LIMIT, HistoryQuery, OptionsQuery
+from api.rest import MAX_END, MAX_LIMIT, HistoryQuery, OptionsQuery, get_route
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -390,6 +390,7 @@ def _paths() -> dict[str, Any]:
                 "200": _json(SignalList, "signals, newest first"),
                 "400": _error("invalid symbol or timeframe"),
                 "404": _error("unknown symbol"),
+                "503": _error("the symbol is not tracked yet and no source can answer for it, nothing cached"),
             },
         }},
         "/api/v1/signals/symbol/{symbol}/levels": {"get": {
@@ -402,6 +403,7 @@ def _paths() -> dict[str, Any]:
                 "200": _json(SignalLevels, "the overlays"),
                 "400": _error("invalid symbol or timeframe"),
                 "404": _error("unknown symbol"),
+                "503": _error("the symbol is not tracked yet and no source can answer for it, nothing cached"),
             },
         }},
         "/ws/status": {"get": {
@@ -473,7 +475,7 @@ def create_openapi_blueprint() -> Blueprint:
     docs = Blueprint("tickstream_openapi", __name__)
     body = _document()
 
-    @docs.get("/api/v1/openapi.json")
+    @get_route(docs, "/api/v1/openapi.json")
     def openapi() -> Response:
         return jsonify(body)
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from flask import Blueprint, Response, jsonify, request
@@ -36,6 +36,38 @@ MAX_LIMIT = 50_000
 MAX_END = 4_102_444_800
 _EXPIRATION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CONTRACT_FIELDS = tuple(f.name for f in fields(OptionContract))
+# Every route here is read-only: other methods on its path are answered by _other_method.
+_OTHER_METHODS = ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+_ALLOWED = "GET, HEAD, OPTIONS"
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def _other_method(**_path_values: str) -> Response:
+    """OPTIONS: 204 with ``Allow``; any other method: 405 with a JSON error and ``Allow`` (RFC 9110 §15.5.6)."""
+    if request.method == "OPTIONS":
+        response = Response(status=204, headers={"Allow": _ALLOWED})
+        # No body, so no media type (Flask would label the empty answer text/html).
+        del response.headers["Content-Type"]
+        return response
+    raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed on {request.path}; use GET",
+                   headers={"Allow": _ALLOWED})
+
+
+def get_route(blueprint: Blueprint, rule: str) -> Callable[[View], View]:
+    """Register a GET view for ``rule`` whose path also answers the other methods itself (see _other_method).
+
+    Without this, other methods on an /api path fell through to the JSON 404 catch-all, and OPTIONS got Flask's
+    automatic empty text/html 200.
+    """
+
+    def register(view: View) -> View:
+        blueprint.add_url_rule(rule, view_func=view, methods=["GET"], provide_automatic_options=False)
+        blueprint.add_url_rule(rule, endpoint="other_method", view_func=_other_method, methods=_OTHER_METHODS,
+                               provide_automatic_options=False)
+        return view
+
+    return register
 
 
 class HistoryQuery(BaseModel):
@@ -99,7 +131,9 @@ def _source_call(call: Callable[[], Any]) -> Any:
     except InvalidInput as exc:
         raise ApiError(400, exc.code, exc.message) from None
     except SourceError as exc:
-        raise ApiError(503, "no_data", f"no source can answer and nothing is cached: {exc}") from None
+        retry = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(max(1, math.ceil(retry)))} if retry else None
+        raise ApiError(503, "no_data", f"no source can answer and nothing is cached: {exc}", headers) from None
 
 
 def _json(body: dict[str, Any]) -> Response:
@@ -175,8 +209,8 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
     api = Blueprint("tickstream_api", __name__)
     exporter = PrometheusExporter(live_metrics)
 
-    @api.get("/api/v1/market-data/<symbol>/history")
-    @api.get("/api/v1/market-data/<symbol>/historical")
+    @get_route(api, "/api/v1/market-data/<symbol>/history")
+    @get_route(api, "/api/v1/market-data/<symbol>/historical")
     def history(symbol: str) -> Response:
         symbol = _symbol(symbol)
         query: HistoryQuery = _query(HistoryQuery)
@@ -200,7 +234,7 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
             **_labels(sourced),
         })
 
-    @api.get("/api/v1/market-data/<symbol>/options")
+    @get_route(api, "/api/v1/market-data/<symbol>/options")
     def options(symbol: str) -> Response:
         symbol = _symbol(symbol)
         query: OptionsQuery = _query(OptionsQuery)
@@ -208,7 +242,7 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
         sourced: Sourced[OptionChain] = _source_call(lambda: market.options_sourced(symbol, expiration))
         return _json({**chain_to_wire(sourced.value), **_labels(sourced)})
 
-    @api.get("/api/v1/market-data/<symbol>")
+    @get_route(api, "/api/v1/market-data/<symbol>")
     def quote(symbol: str) -> Response:
         parsed = _symbol(symbol)
         sourced = _source_call(lambda: market.quote_sourced(parsed))
@@ -248,14 +282,14 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
     if signals is not None:
         engine = signals
 
-        @api.get("/api/v1/signals/symbol/<symbol>")
+        @get_route(api, "/api/v1/signals/symbol/<symbol>")
         def symbol_signals(symbol: str) -> Response:
             parsed = _symbol(symbol)
             timeframe = _signals_timeframe(None)
             _tracked(parsed)
             return _json({"signals": engine.signal_list(parsed, timeframe)})
 
-        @api.get("/api/v1/signals/symbol/<symbol>/levels")
+        @get_route(api, "/api/v1/signals/symbol/<symbol>/levels")
         def symbol_levels(symbol: str) -> Response:
             parsed = _symbol(symbol)
             timeframe = _signals_timeframe(Timeframe.H1)
@@ -268,32 +302,32 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
                 overlays = levels_from_history(candles, timeframe)
             return _json({"symbol": parsed, "timeframe": timeframe.value, "signals": overlays})
 
-        @api.get("/ws/status")
+        @get_route(api, "/ws/status")
         def ws_status() -> Response:
             return _json(engine.ws_status())
 
-    @api.get("/health")
+    @get_route(api, "/health")
     def health_route() -> Response:
         body, status = health()
         response = jsonify(body)
         response.status_code = status
         return response
 
-    @api.get("/metrics/live-data")
+    @get_route(api, "/metrics/live-data")
     def live_data_metrics() -> Response:
         return jsonify(live_metrics())
 
-    @api.get("/metrics")
+    @get_route(api, "/metrics")
     def prometheus_metrics() -> Response:
         return Response(exporter.render(), content_type=exporter.content_type)
 
     if peer_route:
-        @api.get("/bench/peer")
+        @get_route(api, "/bench/peer")
         def bench_peer() -> Response:
             # Flask's own jsonify: the peer is the plain Flask way of answering JSON.
             return jsonify(_PEER_BODY)
 
-    @api.route("/api/<path:anything>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    @api.route("/api/<path:anything>", methods=["GET", *_OTHER_METHODS], provide_automatic_options=False)
     def api_not_found(anything: str) -> Response:
         raise ApiError(404, "not_found", f"no route /api/{anything}")
 

@@ -12,7 +12,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from enum import Enum
 from typing import Any, TypeVar
 
-from feeds.errors import SourceTimeout
+from feeds.errors import SourceBusy, SourceTimeout
 from feeds.source import SourceError
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,18 @@ DEFAULT_CALL_TIMEOUT = 10.0
 # Hard wall-clock limit on calls
 
 
+class _Job:
+    """One call handed to a worker; ``started`` is set when a worker takes it, so waiting for a free worker and
+    waiting for the call itself can be limited separately."""
+
+    __slots__ = ("fn", "future", "started")
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+        self.future: Future[Any] = Future()
+        self.started = threading.Event()
+
+
 class DeadlineCaller:
     """Runs calls on a few daemon worker threads and stops waiting for one after a hard wall-clock limit.
 
@@ -34,16 +46,26 @@ class DeadlineCaller:
     :class:`SourceTimeout` at the limit and is free; the worker is busy until the call ends. When every worker is
     lingering, new calls fail at once instead of queueing behind stuck ones.
 
+    The limit runs from the moment a worker starts the call: time spent waiting for a free worker is our own
+    queueing, not the provider's slowness. That wait is limited on its own (``queue_timeout``) and ends in
+    :class:`SourceBusy` with the call never made, which callers must not count as a provider failure. At most
+    ``max_queued`` calls wait for a worker; beyond that a call is refused at once with SourceBusy.
+
     Daemon threads are used instead of ``concurrent.futures.ThreadPoolExecutor`` because the executor's workers
     are joined at interpreter exit: one hung provider call would delay shutdown by as long as it hangs.
     """
 
-    def __init__(self, name: str, max_workers: int = 4) -> None:
+    def __init__(self, name: str, max_workers: int = 4, max_queued: int = 32) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
+        if max_queued < 1:
+            raise ValueError("max_queued must be at least 1")
         self.name = name
         self.max_workers = max_workers
-        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
+        self.max_queued = max_queued
+        # Bounded by max_queued: a job is counted from put() until a worker takes it (cancelled ones included).
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queued = 0
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._abandoned: set[Future[Any]] = set()
@@ -54,6 +76,12 @@ class DeadlineCaller:
         """Calls that overran their limit and are still running."""
         with self._lock:
             return len(self._abandoned)
+
+    @property
+    def waiting(self) -> int:
+        """Calls handed over that no worker has taken yet (given-up ones included until a worker drops them)."""
+        with self._lock:
+            return self._queued
 
     def _start_workers(self) -> None:
         # Called with the lock held; workers start on first use so that constructing a source starts nothing.
@@ -66,14 +94,17 @@ class DeadlineCaller:
 
     def _work(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is None:
+            job = self._queue.get()
+            if job is None:
                 return
-            future, fn = item
+            with self._lock:
+                self._queued -= 1
+            future = job.future
             if not future.set_running_or_notify_cancel():
                 continue
+            job.started.set()
             try:
-                result = fn()
+                result = job.fn()
             except BaseException as exc:  # noqa: BLE001 - every outcome, even SystemExit, belongs to the caller
                 future.set_exception(exc)
             else:
@@ -84,9 +115,11 @@ class DeadlineCaller:
                         self._abandoned.discard(future)
                         log.info("%s: a call that overran its time limit has finished", self.name)
 
-    def call(self, fn: Callable[[], T], timeout: float) -> T:
-        """``fn()`` on a worker; its result or exception, or SourceTimeout after ``timeout`` seconds."""
-        future: Future[T] = Future()
+    def call(self, fn: Callable[[], T], timeout: float, queue_timeout: float | None = None) -> T:
+        """``fn()`` on a worker; its result or exception, SourceTimeout when it runs longer than ``timeout``
+        seconds, or SourceBusy (``fn`` never called) when no worker took it within ``queue_timeout`` seconds
+        (default: ``timeout``)."""
+        job = _Job(fn)
         with self._lock:
             if self._closed:
                 raise SourceError(f"{self.name}: closed")
@@ -94,15 +127,25 @@ class DeadlineCaller:
                 raise SourceTimeout(
                     f"{self.name}: all {self.max_workers} workers are still stuck in calls that timed out"
                 )
+            if self._queued >= self.max_queued:
+                raise SourceBusy(f"{self.name}: {self._queued} calls already wait for a worker; this one was not made")
+            self._queued += 1
             self._start_workers()
-        self._queue.put((future, fn))
+        self._queue.put(job)
+        wait = timeout if queue_timeout is None else queue_timeout
+        # A cancel that fails means a worker took the call at that very moment: it runs, and is waited for.
+        if not job.started.wait(wait) and job.future.cancel():
+            raise SourceBusy(
+                f"{self.name}: all {self.max_workers} workers stayed busy for {wait:g} s; the call was not made",
+                retry_after=wait,
+            )
+        future: Future[T] = job.future
         try:
             return future.result(timeout=timeout)
         except (FutureTimeout, CancelledError):
-            if not future.cancel():
-                with self._lock:
-                    if not future.done():
-                        self._abandoned.add(future)
+            with self._lock:
+                if not future.done():
+                    self._abandoned.add(future)
             raise SourceTimeout(
                 f"{self.name}: no answer within {timeout:g} s (the worker thread may linger until the call returns)"
             ) from None
@@ -158,6 +201,7 @@ class CircuitBreaker:
         self._last_error: str | None = None
         self._last_failure: float | None = None
         self._last_success: float | None = None
+        self._skipped = 0
 
     @property
     def state(self) -> BreakerState:
@@ -197,6 +241,14 @@ class CircuitBreaker:
             self._probe_in_flight = False
             self._last_success = self._clock()
 
+    def record_skipped(self) -> None:
+        """The call let through was not made after all (the source throttled it locally, SourceBusy): neither a
+        success nor a failure. A half-open probe is handed back, so that the next call may probe instead."""
+        with self._lock:
+            self._skipped += 1
+            if self._state is BreakerState.HALF_OPEN:
+                self._probe_in_flight = False
+
     def record_failure(self, error: BaseException | str) -> None:
         with self._lock:
             now = self._clock()
@@ -228,4 +280,5 @@ class CircuitBreaker:
                 "last_error": self._last_error,
                 "last_failure": self._last_failure,
                 "last_success": self._last_success,
+                "skipped": self._skipped,
             }

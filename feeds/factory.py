@@ -7,19 +7,26 @@ replay folder, both with a :class:`MarketCache` under ``settings.cache_dir``. Th
 (Yahoo's client, the requests sessions of Polygon and Alpaca) can be injected so tests run on recorded data.
 
 ``build_source`` also returns the clock the feed must run on: wall time, except for replay, whose feed, cache
-and failover all live on the replay clock (a replayed quote from 2024 is fresh in replay time).
+and failover all live on the replay clock (a replayed quote from 2024 is fresh in replay time). A replay's chain is
+a :class:`ReplayChain`, which also hands the feed the replay's path between two samples so that live candles are
+the file's candles at any speed.
+
+Which sources a real-data feed uses is settled in settings.py (``TICKSTREAM_SOURCES``, or the sources whose API
+keys are set); the factory logs the chain it builds and which sources the keys enabled.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from feeds.cache import MarketCache
 from feeds.failover import FailoverSource
+from feeds.models import Quote
 from feeds.simulated import SimulatedSource
 from feeds.source import MarketSource
 from settings import Settings, check_sources
@@ -27,9 +34,25 @@ from settings import Settings, check_sources
 if TYPE_CHECKING:
     import requests
 
+    from feeds.replay import ReplaySource
     from feeds.yahoo import YahooClient
 
+log = logging.getLogger(__name__)
+
 Clock = Callable[[], float]
+
+
+class ReplayChain(FailoverSource):
+    """The failover chain over one ReplaySource (cache, breaker, the stale fallback once the files end) that also
+    gives the feed the replay's path between two samples (``LiveFeed`` applies it; see feeds/replay.py)."""
+
+    def __init__(self, replay: ReplaySource, cache: MarketCache, clock: Clock, call_timeout: float) -> None:
+        super().__init__([replay], cache, clock, call_timeout=call_timeout)
+        self.replay = replay
+
+    def path_quotes(self, symbol: str, after: float, until: float, limit: int) -> list[Quote]:
+        # Straight to the replay: in-memory arrays, and only asked after the chain answered for ``until`` itself.
+        return self.replay.path_quotes(symbol, after, until, limit)
 
 
 def market_cache_dir(settings: Settings) -> Path:
@@ -59,6 +82,7 @@ def build_source(
     """
     check_sources(settings)
     if settings.feed == "sim":
+        log.info("market data: the simulated market (seed %d)", settings.seed)
         return SimulatedSource(seed=settings.seed, clock=wall_clock), wall_clock
 
     clock = wall_clock
@@ -73,6 +97,12 @@ def build_source(
         # The replay clock starts over on every run, so last run's entries would look fresh (or even come from the
         # future of this run); a replay cache is only good for the run that wrote it.
         cache.clear()
+    if settings.keyed_sources:
+        log.info("market data: %s enabled because %s set", ", ".join(settings.keyed_sources),
+                 "its API key is" if len(settings.keyed_sources) == 1 else "their API keys are")
+    log.info("market data: failover chain %s", " → ".join(settings.source_chain))
+    if settings.source_chain == ("replay",):
+        return ReplayChain(cast("ReplaySource", chain[0]), cache, clock, settings.source_timeout), clock
     return FailoverSource(chain, cache, clock=clock, call_timeout=settings.source_timeout), clock
 
 
@@ -89,7 +119,8 @@ def _build_one(
     if name == "yahoo":
         from feeds.yahoo import YahooSource
 
-        return YahooSource(yahoo_client, cache_dir=settings.cache_dir / "yfinance", clock=wall_clock), None
+        return YahooSource(yahoo_client, cache_dir=settings.cache_dir / "yfinance", clock=wall_clock,
+                           call_timeout=settings.source_timeout), None
     if name == "polygon":
         from feeds.polygon import PolygonSource
 

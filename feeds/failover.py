@@ -5,9 +5,15 @@ How one call (``quote``, ``history``, ``options_chain``) is answered:
 1. ``history`` and ``options_chain`` first look for a *fresh* cache entry (TTLs in feeds/cache.py). ``quote`` does
    not: the feed thread polls quotes to make ticks, and a 30 s old price would freeze the chart.
 2. The sources are tried in order. A source whose breaker is open is skipped. Each call runs under a hard
-   wall-clock limit (``call_timeout``) in a small pool of daemon worker threads (:class:`DeadlineCaller`).
-   The first answer wins, is written to the cache and returned.
+   wall-clock limit (``call_timeout``) in a small pool of daemon worker threads (:class:`DeadlineCaller`); the
+   limit starts when a worker takes the call, and the wait for a free worker is limited on its own
+   (``queue_timeout``). A source that says it limits its own network calls (``limits_own_calls = True``, as
+   YahooSource does) is called directly instead: wrapping it again would time its local throttling (spacing,
+   queueing) as if the provider were slow. The first answer wins, is written to the cache and returned.
 3. What a source's error means for the chain:
+   - ``SourceBusy``: the source did not ask its provider because its own throttling had no free slot soon
+     enough (or no worker was free here). Not the provider's failure: the breaker counts nothing, the source is
+     skipped like an open circuit (next source, else the stale value).
    - ``SourceError`` (network, provider, time-out, empty data, rate limit) or any unexpected exception: a failure
      — counted by the breaker, next source.
    - ``UnknownSymbol``: the source *answered* (the breaker counts a success) but does not know the ticker. The next
@@ -37,7 +43,7 @@ from typing import Any, Generic, TypeVar
 
 from feeds.breaker import DEFAULT_CALL_TIMEOUT, BreakerState, CircuitBreaker, DeadlineCaller
 from feeds.cache import CacheEntry, MarketCache
-from feeds.errors import NoSourceAvailable
+from feeds.errors import NoSourceAvailable, RateLimited, SourceBusy
 from feeds.models import Candle, InvalidInput, OptionChain, Period, Quote, Timeframe
 from feeds.source import MarketSource, SourceError, UnknownSymbol
 
@@ -47,6 +53,11 @@ T = TypeVar("T")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Failover
+
+
+def _limits_own_calls(source: MarketSource) -> bool:
+    """Does ``source`` put its network calls under its own hard limit (and throttle locally before them)?"""
+    return getattr(source, "limits_own_calls", False) is True
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +86,12 @@ class _Attempts:
     failures: list[str]
     unknown: UnknownSymbol | None = None
     invalid: InvalidInput | None = None
+    # The soonest a busy or rate-limited source said it could answer again (for Retry-After).
+    retry_after: float | None = None
+
+    def could_retry_in(self, seconds: float | None) -> None:
+        if seconds is not None:
+            self.retry_after = seconds if self.retry_after is None else min(self.retry_after, seconds)
 
     @property
     def failed(self) -> bool:
@@ -96,6 +113,7 @@ class FailoverSource:
         clock: Callable[[], float] = time.time,
         *,
         call_timeout: float | None = DEFAULT_CALL_TIMEOUT,
+        queue_timeout: float = 1.0,
         max_workers_per_source: int = 4,
         failure_threshold: int = 3,
         base_backoff: float = 5.0,
@@ -111,6 +129,7 @@ class FailoverSource:
         self.cache = cache
         self._clock = clock
         self.call_timeout = call_timeout
+        self.queue_timeout = queue_timeout
         self.breakers: dict[str, CircuitBreaker] = {
             s.name: CircuitBreaker(
                 clock,
@@ -122,7 +141,11 @@ class FailoverSource:
             for s in sources
         }
         self._callers: dict[str, DeadlineCaller] = (
-            {s.name: DeadlineCaller(f"failover-{s.name}", max_workers_per_source) for s in sources}
+            {
+                s.name: DeadlineCaller(f"failover-{s.name}", max_workers_per_source)
+                for s in sources
+                if not _limits_own_calls(s)
+            }
             if call_timeout is not None
             else {}
         )
@@ -197,9 +220,10 @@ class FailoverSource:
     # -- the chain ---------------------------------------------------------------------------------------------
 
     def _call(self, source: MarketSource, fn: Callable[[MarketSource], T]) -> T:
-        if self.call_timeout is None:
+        caller = self._callers.get(source.name)
+        if self.call_timeout is None or caller is None:
             return fn(source)
-        return self._callers[source.name].call(lambda: fn(source), self.call_timeout)
+        return caller.call(lambda: fn(source), self.call_timeout, queue_timeout=self.queue_timeout)
 
     def _run(
         self,
@@ -225,10 +249,18 @@ class FailoverSource:
                 breaker.record_success()
                 attempts.invalid = attempts.invalid or exc
                 continue
+            except SourceBusy as exc:
+                breaker.record_skipped()
+                attempts.failures.append(f"{source.name}: busy: {exc}")
+                attempts.could_retry_in(exc.retry_after)
+                log.info("%s: skipped %s, busy: %s", what, source.name, exc)
+                continue
             except SourceError as exc:
                 was = breaker.state
                 breaker.record_failure(exc)
                 attempts.failures.append(f"{source.name}: {exc}")
+                if isinstance(exc, RateLimited):
+                    attempts.could_retry_in(exc.retry_after)
                 log.warning("%s: %s failed: %s", what, source.name, exc)
                 self._log_transition(source.name, was, breaker.state)
                 continue
@@ -260,7 +292,8 @@ class FailoverSource:
         if attempts.invalid is not None:
             raise attempts.invalid
         failures = "; ".join(attempts.failures)
-        raise NoSourceAvailable(f"{what}: no source could answer and nothing is cached ({failures})")
+        raise NoSourceAvailable(f"{what}: no source could answer and nothing is cached ({failures})",
+                                retry_after=attempts.retry_after)
 
     @staticmethod
     def _log_transition(name: str, before: BreakerState, after: BreakerState) -> None:
@@ -271,17 +304,23 @@ class FailoverSource:
 
     def health(self) -> dict[str, Any]:
         """``{name, status: ok|degraded|down, sources: [{name, state, consecutive_failures, last_error,
-        last_success, …, lingering_calls, details}], cache}``. Times are clock seconds."""
+        last_success, …, lingering_calls, details}], cache}``. Times are clock seconds. ``lingering_calls`` counts
+        the calls past their time limit still running in this chain's workers and in the source's own (a source
+        that limits its own calls reports them in its health as ``lingering_calls``)."""
         entries = []
         for source in self.sources:
             entry: dict[str, Any] = {"name": source.name, **self.breakers[source.name].snapshot()}
             caller = self._callers.get(source.name)
-            entry["lingering_calls"] = caller.lingering if caller else 0
             try:
-                entry["details"] = source.health()
+                details = source.health()
             except Exception as exc:
                 log.exception("health() of source %s failed", source.name)
-                entry["details"] = {"error": f"{type(exc).__name__}: {exc}"}
+                details = {"error": f"{type(exc).__name__}: {exc}"}
+            own = details.get("lingering_calls") if isinstance(details, dict) else None
+            entry["lingering_calls"] = (caller.lingering if caller else 0) + (
+                own if isinstance(own, int) and not isinstance(own, bool) else 0
+            )
+            entry["details"] = details
             entries.append(entry)
         closed = sum(1 for e in entries if e["state"] == BreakerState.CLOSED.value)
         status = "ok" if closed == len(entries) else "degraded" if closed else "down"

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from feeds.bus import InProcessBus
@@ -16,6 +17,9 @@ from feeds.source import MarketSource
 from feeds.stats import FeedStats
 
 log = logging.getLogger(__name__)
+
+# At most this many path quotes (see LiveFeed) per symbol and iteration: a feed that stalled resumes without a flood.
+MAX_PATH_QUOTES = 2000
 
 
 class CandleCloseListener(Protocol):
@@ -45,6 +49,14 @@ class LiveFeed:
     counts and restarts it after any exception (``SystemExit`` included: test servers raise it in every thread).
     Builder and listener state is touched only by that thread; ``latest_quote``/``latest_candle`` read immutable
     values from dicts that the feed thread replaces item by item, so readers need no lock.
+
+    A source may also offer ``path_quotes(symbol, after, until, limit)``: the prices it passed through between two
+    samples (a replay's candle waypoints). They are applied before the sampled quote, so candles come out whole
+    however coarse the sampling.
+
+    ``latest_quote(symbol).stale`` says whether the latest price is still current: it turns true when the source
+    fails for the symbol or answers with its stale cache fallback (whose timestamp is not newer, so it is no new
+    tick), and false again when the source answers live. Neither change is published as a tick.
     """
 
     def __init__(
@@ -168,8 +180,10 @@ class LiveFeed:
             except Exception as exc:
                 self.stats.record_error(f"{symbol}: {type(exc).__name__}: {exc}")
                 log.debug("quote for %s failed", symbol, exc_info=True)
+                self._mark_stale(symbol, True)
                 continue
             newest = max(newest, quote.timestamp)
+            self._follow_path(quote)
             self._on_quote(quote)
         # Close candles of quiet symbols once their bucket has clearly ended (two intervals of grace).
         if newest:
@@ -247,10 +261,33 @@ class LiveFeed:
             return recent[-1]
         return None
 
+    def _mark_stale(self, symbol: str, stale: bool) -> None:
+        """Record whether the symbol's latest price is still current, keeping the price (no tick: nothing traded)."""
+        previous = self._quotes.get(symbol)
+        if previous is not None and previous.stale != stale:
+            self._quotes[symbol] = replace(previous, stale=stale)
+
+    def _follow_path(self, quote: Quote) -> None:
+        """Apply the prices the source passed through since the previous sample, oldest first (class docstring)."""
+        path = getattr(self.source, "path_quotes", None)
+        previous = self._quotes.get(quote.symbol)
+        if path is None or previous is None or quote.stale or quote.timestamp <= previous.timestamp:
+            return
+        try:
+            points: list[Quote] = path(quote.symbol, previous.timestamp, quote.timestamp, MAX_PATH_QUOTES)
+        except Exception as exc:
+            self.stats.record_error(f"{quote.symbol} path: {type(exc).__name__}: {exc}")
+            log.debug("path quotes for %s failed", quote.symbol, exc_info=True)
+            return
+        for point in points:
+            self._on_quote(point)
+
     def _on_quote(self, quote: Quote) -> None:
         symbol = quote.symbol
         previous = self._quotes.get(symbol)
         if previous is not None and quote.timestamp <= previous.timestamp:
+            # Not newer: the same price again, or the cache's last good value when every source failed.
+            self._mark_stale(symbol, quote.stale)
             return
         volume = quote.volume - previous.volume if previous is not None else 0.0
         if volume < 0:  # a new UTC day reset the day volume

@@ -11,10 +11,14 @@ one 1-minute candle per second.
 
 Inside a candle the price walks open → first extreme → second extreme → close (low first for an up candle, high
 first for a down candle), holding each of the four prices for a tenth of the candle and moving linearly in between.
-A feed that samples at least ~10 times per candle therefore sees exactly the file's open, high, low and close and
-rebuilds the file's candles; coarser sampling still never leaves the candle's range. The quote's day volume (since
-00:00 UTC) grows linearly through each candle until the close is reached, so volume differences between such
-samples add up to the file's volumes.
+The quote's day volume (since 00:00 UTC) grows linearly through each candle until the close is reached.
+
+A feed sampling ``quote`` sees a candle's open, high, low, close and volume only if it samples each hold (at least
+~10 times per candle); at ``--speed 60`` and a 1 s feed interval it would see one price per candle. So
+:meth:`ReplaySource.path_quotes` gives the quotes in the middle of every hold the replay passed since the feed's
+previous sample (four per candle: open, both extremes, close with the candle's whole volume). A feed that applies
+them before each sampled quote (LiveFeed does) rebuilds the file's candles exactly, OHLC and volume, whatever its
+interval and the speed.
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ _SUFFIXES = (".csv", ".parquet")
 # Fractions of a candle at which the walk reaches open, first extreme, second extreme and close, and leaves them.
 _HOLD = 0.1
 _KNOTS = (0.0, _HOLD, 0.3, 0.3 + _HOLD, 0.6, 0.6 + _HOLD, 0.9, 1.0)
+# The middle of each hold: the walk is flat there, so a quote taken there is exactly the waypoint's price.
+_HOLD_MIDDLES = np.array([(_KNOTS[k] + _KNOTS[k + 1]) / 2 for k in (0, 2, 4, 6)])
+# At most this many path quotes per call: a feed that stalled for long resumes without flooding its bus.
+MAX_PATH_QUOTES = 2000
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -272,16 +280,36 @@ class ReplaySource:
 
     def quote(self, symbol: str) -> Quote:
         symbol = parse_symbol(symbol)
+        quote = self._quote_at(symbol, self._load(symbol), self.clock())
+        with self._lock:
+            self._quotes_served += 1
+        return quote
+
+    def path_quotes(self, symbol: str, after: float, until: float, limit: int = MAX_PATH_QUOTES) -> list[Quote]:
+        """Quotes at the middle of every hold of the walk (open, first extreme, second extreme, close) strictly
+        between replay instants ``after`` and ``until``, oldest first; only the newest ``limit`` of them.
+
+        Applied in order before the quote sampled at ``until``, they make the feed's candles the file's candles
+        (see module docstring). Nothing before the file's first candle or after its end.
+        """
+        symbol = parse_symbol(symbol)
         series = self._load(symbol)
-        t = self.clock()
+        if until <= after or limit <= 0:
+            return []
+        # Candles that overlap (after, until): from the one holding ``after`` to the last opening before ``until``.
+        first = max(int(np.searchsorted(series.times, after, side="right")) - 1, 0)
+        last = int(np.searchsorted(series.times, until, side="left"))
+        instants = (series.times[first:last, None] + _HOLD_MIDDLES[None, :] * series.width).ravel()
+        instants = instants[(instants > after) & (instants < until)][-limit:]
+        return [self._quote_at(symbol, series, float(t)) for t in instants]
+
+    def _quote_at(self, symbol: str, series: _Series, t: float) -> Quote:
         i, fraction = self._locate(series, t, symbol)
         current = partial_candle(series.candle(i), fraction)
         day_start = math.floor(t / SECONDS_PER_DAY) * SECONDS_PER_DAY
         first_today = int(np.searchsorted(series.times, day_start, side="left"))
         day_volume = float(series.volumes[first_today:i].sum()) + current.volume if first_today <= i else 0.0
         previous_close = float(series.closes[first_today - 1]) if first_today > 0 else None
-        with self._lock:
-            self._quotes_served += 1
         return Quote(
             symbol=symbol,
             price=current.close,

@@ -4,22 +4,35 @@ Every network access goes through :meth:`YahooSource._fetch` (``kind`` in ``"inf
 ``"options"``), which hands it to a client object — :class:`YFinanceClient` in production, recorded frames in
 tests — and adds what yfinance lacks:
 
-- a hard wall-clock limit per call (``call_timeout``): yfinance ignores its ``timeout`` for the cookie/crumb
-  requests and can block 90–130 s, so the call runs on a small pool of daemon worker threads
-  (feeds.failover.DeadlineCaller) and we stop waiting at the limit with SourceTimeout. The worker may linger
-  until yfinance returns; once every worker lingers, calls fail at once;
-- a minimum spacing between two calls for the same symbol (``min_interval``, waits with the injected sleep);
-- exponential backoff after Yahoo's rate limit (``YFRateLimitError``): for ``backoff`` seconds (2 s, doubling up
-  to 5 min, reset by a success) calls raise RateLimited at once instead of reaching Yahoo;
+- a hard wall-clock limit on the network call itself (``call_timeout``, the settings' ``source_timeout``):
+  yfinance ignores its ``timeout`` for the cookie/crumb requests and can block 90–130 s, so the call runs on a
+  small pool of daemon worker threads (feeds.breaker.DeadlineCaller) and we stop waiting at the limit with
+  SourceTimeout. The worker may linger until yfinance returns; once every worker lingers, calls fail at once.
+  Because the source limits its own calls (``limits_own_calls``), FailoverSource does not wrap it in a second
+  limit that would also time the local waits below;
+- a minimum spacing between two calls for the same symbol (``min_interval``, waits with the injected sleep). The
+  wait for a slot, like the wait for a free worker, is capped (``max_wait``, default one ``min_interval``):
+  beyond it the call is not made and SourceBusy is raised at once. That is our own throttling, not a provider
+  failure, so FailoverSource skips the source without counting it against the breaker, and no caller — the
+  feed thread included — waits in line behind a burst of requests;
+- single flight: a request identical to one already on its way to Yahoo waits for that one's answer instead of
+  asking again (a burst of REST calls for the same chart, the feed's quote and a REST quote);
+- exponential backoff after Yahoo's rate limit (``YFRateLimitError`` or an HTTP 429): for ``backoff`` seconds
+  (2 s, doubling up to 5 min, or longer if Yahoo's Retry-After says so; reset by a success) calls raise
+  RateLimited at once instead of reaching Yahoo;
 - translation of errors: an unknown ticker → UnknownSymbol, an empty frame or any other failure → SourceError.
 
-Yahoo's intraday limits are checked before calling: 1-minute bars only within the last 30 days and at most 7 days
-per request; 5/15/30-minute bars within the last 60 days; hourly (and 4-hour, resampled from hourly) within
-730 days. Beyond them: UnsupportedRequest (REST 400). ``max`` with an intraday timeframe means as far back as Yahoo
-keeps. Daily candles are stamped at 00:00 UTC of their exchange date (Timeframe.bucket_start), intraday ones at
-their real open time.
+History without ``end`` (or with an ``end`` not in the past) is asked with yfinance's ``period=`` string, so that
+Yahoo answers with its last N trading days: "1d" on a Sunday is Friday's session, not an empty weekend window that
+would count as a failure. An empty answer to such a request is a failure. With an ``end`` in the past the window
+is computed (``start``/``end``) and may legitimately hold nothing (a weekend, before the symbol listed): that is
+an answer (no candles), not a failure. Yahoo's intraday limits are checked before calling: 1-minute bars only
+within the last 30 days and at most 7 days per request; 5/15/30-minute bars within the last 60 days; hourly (and
+4-hour, resampled from hourly) within 730 days. Beyond them — including an ``end`` older than Yahoo keeps, even
+with ``max`` — UnsupportedRequest (REST 400). ``max`` with an intraday timeframe means as far back as Yahoo keeps.
+Daily candles are stamped at 00:00 UTC of their exchange date (Timeframe.bucket_start), intraday ones at their
+real open time.
 """
-
 from __future__ import annotations
 
 import logging
@@ -34,8 +47,8 @@ import pandas as pd
 import yfinance as yf
 from yfinance import exceptions as yf_errors
 
-from feeds.breaker import DeadlineCaller
-from feeds.errors import RateLimited, SourceTimeout
+from feeds.breaker import DEFAULT_CALL_TIMEOUT, DeadlineCaller
+from feeds.errors import RateLimited, SourceBusy, SourceTimeout
 from feeds.models import Candle, OptionChain, Period, Quote, Timeframe, parse_symbol
 from feeds.options import (
     DEFAULT_RATE,
@@ -65,6 +78,14 @@ _OHLC = ["Open", "High", "Low", "Close"]
 MIN_IMPLIED_VOL = 0.001
 # Words in Yahoo's own explanation of an empty chart that mean "no such ticker".
 _UNKNOWN_HINTS = ("delisted", "not found", "no data found", "invalid symbol")
+# Spacing slots kept per symbol before the ones already in the past are dropped.
+_MAX_SLOTS = 1024
+# How long a call may wait for a free worker (all busy with other symbols' calls) before it is refused as busy.
+_WORKER_WAIT = 1.0
+_MAX_PERIOD = Period.parse("max")
+# Longer "Nd" periods are asked by start date: the longest range PROTOCOL.md names is 5y, a window that long
+# cannot be empty for a listed symbol, and Yahoo's acceptance of any longer custom range is not documented.
+_LONGEST_RANGE_DAYS = 1826
 
 
 class YahooClient(Protocol):
@@ -179,10 +200,50 @@ def frame_to_candles(frame: Any, daily: bool) -> list[Candle]:
     ]
 
 
+def _http_status(exc: BaseException) -> int | None:
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _is_rate_limit(exc: BaseException) -> bool:
+    """yfinance's own rate-limit error, or an HTTP 429 that reached us as a requests/curl_cffi HTTPError."""
+    return isinstance(exc, yf_errors.YFRateLimitError) or _http_status(exc) == 429
+
+
+def _retry_after_header(exc: BaseException) -> float | None:
+    """Seconds from the Retry-After header of the response behind ``exc``, when it gives a number."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    if headers is None:
+        return None
+    try:
+        value = _number(headers.get("Retry-After"))
+    except AttributeError:
+        return None
+    return value if value is not None and value > 0 else None
+
+
+def _says_unknown(exc: yf_errors.YFPricesMissingError) -> bool:
+    reason = (exc.yahoo_reason or "").lower()
+    return any(hint in reason for hint in _UNKNOWN_HINTS)
+
+
+class _Flight:
+    """One call on its way to Yahoo, which identical requests wait for instead of asking again."""
+
+    __slots__ = ("done", "error", "result")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
 class YahooSource:
-    """MarketSource on Yahoo Finance. Thread-safe (the spacing and backoff state is behind a lock)."""
+    """MarketSource on Yahoo Finance. Thread-safe (spacing, flights and backoff state are behind a lock)."""
 
     name = "yahoo"
+    # FailoverSource calls it directly: _fetch puts the network call under call_timeout itself.
+    limits_own_calls = True
 
     def __init__(
         self,
@@ -191,63 +252,134 @@ class YahooSource:
         cache_dir: str | Path | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
-        call_timeout: float = 8.0,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
         max_workers: int = 4,
         min_interval: float = 1.0,
+        max_wait: float | None = None,
         backoff_base: float = 2.0,
         backoff_max: float = 300.0,
         rate: float = DEFAULT_RATE,
     ) -> None:
+        if call_timeout <= 0:
+            raise ValueError("call_timeout must be positive")
         self._client: YahooClient = client if client is not None else YFinanceClient(cache_dir, call_timeout)
         self._clock = clock
         self._sleep = sleep
         self.call_timeout = call_timeout
         self.min_interval = min_interval
+        # One slot by default: a call may wait behind the one just made for its symbol, not behind a queue.
+        self.max_wait = min_interval if max_wait is None else max_wait
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.rate = rate
         self._caller = DeadlineCaller("yahoo", max_workers)
         self._lock = threading.Lock()
         self._next_slot: dict[str, float] = {}
+        self._flights: dict[tuple[Any, ...], _Flight] = {}
         self._backoff = 0.0
         self._blocked_until = 0.0
-        self._stats = {"calls": 0, "errors": 0, "timeouts": 0, "rate_limited": 0}
+        self._stats = {"calls": 0, "errors": 0, "timeouts": 0, "rate_limited": 0, "throttled": 0, "coalesced": 0}
         self._last_error: str | None = None
         self._last_success: float | None = None
 
     # -- the seam ----------------------------------------------------------------------------------------------
 
-    def _fetch(self, kind: str, symbol: str, **kw: Any) -> Any:
-        """The one place that reaches Yahoo: spacing, backoff, hard limit and error translation around it."""
+    def _fetch(self, kind: str, symbol: str, *, empty_ok: bool = False, **kw: Any) -> Any:
+        """The one place that reaches Yahoo: single flight, spacing, backoff, hard limit and error translation.
+
+        ``empty_ok``: Yahoo's "no prices in that range" (YFPricesMissingError without an unknown-ticker reason) is
+        an answer, returned as None, not a failure — for windows that may legitimately be empty.
+        """
+        key = (kind, symbol, empty_ok, tuple(sorted(kw.items())))
+        with self._lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+            else:
+                self._stats["coalesced"] += 1
+        if not leader:
+            return self._join(flight)
+        try:
+            flight.result = self._fetch_once(kind, symbol, empty_ok, kw)
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                self._flights.pop(key, None)
+            flight.done.set()
+        return flight.result
+
+    def _join(self, flight: _Flight) -> Any:
+        # The leader is bounded by its waits and the call limit; the margin covers its own bookkeeping.
+        if not flight.done.wait(self.max_wait + _WORKER_WAIT + self.call_timeout + 1.0):
+            raise SourceTimeout(f"yahoo: the identical call in flight gave no answer within {self.call_timeout:g} s")
+        if flight.error is not None:
+            # As concurrent.futures does: every waiter re-raises the one exception.
+            raise flight.error
+        return flight.result
+
+    def _fetch_once(self, kind: str, symbol: str, empty_ok: bool, kw: dict[str, Any]) -> Any:
+        wait = self._take_slot(symbol)
+        if wait > 0:
+            self._sleep(wait)
+        try:
+            result = self._caller.call(lambda: self._client.fetch(kind, symbol, **kw), self.call_timeout,
+                                       queue_timeout=_WORKER_WAIT)
+        except SourceBusy:
+            with self._lock:
+                self._stats["throttled"] += 1
+                self._stats["calls"] -= 1  # counted when the slot was taken, but Yahoo was not asked
+            raise
+        except SourceTimeout as exc:
+            self._failed("timeouts", exc)
+            raise
+        except Exception as exc:
+            if _is_rate_limit(exc):
+                wait = self._start_backoff(_retry_after_header(exc))
+                self._failed("rate_limited", exc)
+                raise RateLimited(f"yahoo {kind} {symbol}: too many requests; backing off {wait:.0f} s",
+                                  retry_after=wait) from exc
+            if empty_ok and isinstance(exc, yf_errors.YFPricesMissingError) and not _says_unknown(exc):
+                result = None
+            else:
+                self._failed("errors", exc)
+                raise self._translate(exc, kind, symbol) from exc
+        with self._lock:
+            self._backoff = 0.0
+            self._last_success = self._clock()
+        return result
+
+    def _take_slot(self, symbol: str) -> float:
+        """Reserve the symbol's next call slot; the seconds to wait for it. SourceBusy (nothing reserved) when
+        that is beyond ``max_wait``, RateLimited while backing off."""
         with self._lock:
             now = self._clock()
             if now < self._blocked_until:
                 wait = self._blocked_until - now
                 raise RateLimited(f"yahoo: rate limited, not calling for another {wait:.0f} s", retry_after=wait)
             slot = max(now, self._next_slot.get(symbol, now))
+            wait = slot - now
+            if wait > self.max_wait:
+                self._stats["throttled"] += 1
+                raise SourceBusy(
+                    f"yahoo: {symbol} was asked too often; its next free slot is in {wait:.1f} s, not calling",
+                    retry_after=wait,
+                )
+            if len(self._next_slot) >= _MAX_SLOTS:
+                self._next_slot = {k: v for k, v in self._next_slot.items() if v > now}
             self._next_slot[symbol] = slot + self.min_interval
             self._stats["calls"] += 1
-        if slot > now:
-            self._sleep(slot - now)
-        try:
-            result = self._caller.call(lambda: self._client.fetch(kind, symbol, **kw), self.call_timeout)
-        except SourceTimeout as exc:
-            self._failed("timeouts", exc)
-            raise
-        except yf_errors.YFRateLimitError as exc:
-            with self._lock:
-                self._backoff = self.backoff_base if not self._backoff else min(self._backoff * 2, self.backoff_max)
-                self._blocked_until = self._clock() + self._backoff
-                wait = self._backoff
-            self._failed("rate_limited", exc)
-            raise RateLimited(f"yahoo: too many requests; backing off {wait:.0f} s", retry_after=wait) from exc
-        except Exception as exc:
-            self._failed("errors", exc)
-            raise self._translate(exc, kind, symbol) from exc
+            return wait
+
+    def _start_backoff(self, asked: float | None) -> float:
+        """Block calls for the next backoff (doubling from ``backoff_base``), or longer if Yahoo asked so."""
         with self._lock:
-            self._backoff = 0.0
-            self._last_success = self._clock()
-        return result
+            self._backoff = self.backoff_base if not self._backoff else min(self._backoff * 2, self.backoff_max)
+            wait = max(self._backoff, min(asked or 0.0, self.backoff_max))
+            self._blocked_until = self._clock() + wait
+            return wait
 
     def _failed(self, counter: str, exc: BaseException) -> None:
         with self._lock:
@@ -256,21 +388,18 @@ class YahooSource:
 
     @staticmethod
     def _translate(exc: Exception, kind: str, symbol: str) -> Exception:
-        """The SourceError (or UnknownSymbol/UnsupportedRequest) that an exception from yfinance stands for."""
+        """The SourceError (or UnknownSymbol/UnsupportedRequest) that an exception from yfinance stands for.
+        Rate limits never get here: _fetch_once turns them into RateLimited and starts the backoff."""
         if isinstance(exc, (SourceError, UnsupportedRequest)):
             return exc
         if isinstance(exc, yf_errors.YFTzMissingError):
             return UnknownSymbol(f"yahoo does not know {symbol}")
         if isinstance(exc, yf_errors.YFPricesMissingError):
-            reason = (exc.yahoo_reason or "").lower()
-            if any(hint in reason for hint in _UNKNOWN_HINTS):
+            if _says_unknown(exc):
                 return UnknownSymbol(f"yahoo does not know {symbol}: {exc.yahoo_reason}")
             return SourceError(f"yahoo {kind} {symbol}: {exc}")
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        if status == 404:
+        if _http_status(exc) == 404:
             return UnknownSymbol(f"yahoo does not know {symbol} (HTTP 404)")
-        if status == 429:
-            return RateLimited(f"yahoo {kind} {symbol}: HTTP 429")
         if isinstance(exc, ValueError) and "Expiration" in str(exc):
             return UnsupportedRequest(str(exc))
         return SourceError(f"yahoo {kind} {symbol}: {type(exc).__name__}: {exc}")
@@ -314,33 +443,69 @@ class YahooSource:
         limit: int | None = None,
     ) -> list[Candle]:
         symbol = parse_symbol(symbol)
-        interval, resample_to, keeps, longest = _PLAN[timeframe]
         now = self._clock()
-        reference = now if end is None else min(end, now)
-        if period.seconds is None:
+        if end is None or end >= now:
+            return self._recent_history(symbol, period, timeframe, now, end, limit)
+        return self._past_history(symbol, period, timeframe, now, end, limit)
+
+    def _recent_history(
+        self, symbol: str, period: Period, timeframe: Timeframe, now: float, end: float | None, limit: int | None
+    ) -> list[Candle]:
+        """A window up to now, asked by period so that Yahoo answers with its last trading days; empty = failure."""
+        interval, resample_to, keeps, longest = _PLAN[timeframe]
+        kw: dict[str, Any] = {"interval": interval, "start": None, "end": None, "period": period.name}
+        # Yahoo chooses the window (its last N trading days): keep all of it rather than cut it to calendar days.
+        window = _MAX_PERIOD
+        if period.seconds is not None:
+            self._check_limits(timeframe, interval, now - period.seconds, now, now, keeps, longest)
+            if period.days is not None and period.days > _LONGEST_RANGE_DAYS:
+                kw.update(start=timeframe.bucket_start(now - period.seconds), period=None)
+                window = period
+        elif keeps is not None:
             # "max" with an intraday timeframe: as far back as Yahoo keeps, and no more than one request holds.
-            raw_start = None if keeps is None else now - keeps
-            if longest is not None:
-                raw_start = max(raw_start or 0.0, reference - longest)
-        else:
-            raw_start = reference - period.seconds
-        start: float | None = None
-        if raw_start is not None:
-            self._check_limits(timeframe, interval, raw_start, reference, now, keeps, longest)
+            start = now - keeps if longest is None else max(now - keeps, now - longest)
             # Whole buckets, so that the first candle of a resampled timeframe is complete (but never further
             # back than Yahoo keeps).
-            start = timeframe.bucket_start(raw_start)
-            if keeps is not None:
-                start = max(start, now - keeps)
-        kw: dict[str, Any] = {"interval": interval, "start": None if start is None else int(start),
-                              "end": None if end is None else math.ceil(reference), "period": None}
-        if start is None:
-            kw["period"] = "max"
+            kw.update(start=int(max(timeframe.bucket_start(start), now - keeps)), period=None)
         frame = self._fetch("history", symbol, **kw)
         candles = frame_to_candles(frame, daily=timeframe is Timeframe.D1)
         if resample_to is not None:
+            # Yahoo starts a range at the start of a trading day, so the first 4-hour bucket holds what that day
+            # traded in it.
             candles = resample_candles(candles, resample_to)
-        return select_window(candles, period, timeframe, now, None if end is None else reference, limit)
+        return select_window(candles, window, timeframe, now, end, limit)
+
+    def _past_history(
+        self, symbol: str, period: Period, timeframe: Timeframe, now: float, end: float, limit: int | None
+    ) -> list[Candle]:
+        """The window before ``end`` (in the past); it may legitimately hold no candle, which is no failure."""
+        interval, resample_to, keeps, longest = _PLAN[timeframe]
+        if keeps is not None and now - end >= keeps:
+            raise UnsupportedRequest(
+                f"Yahoo keeps {interval} bars for the last {keeps // DAY} days only, and end is "
+                f"{(now - end) / DAY:.0f} days ago; ask {timeframe.value} candles with a more recent end, "
+                f"or a wider timeframe"
+            )
+        if period.seconds is None:
+            raw_start = None if keeps is None else now - keeps
+            if longest is not None:
+                raw_start = max(raw_start or 0.0, end - longest)
+        else:
+            raw_start = end - period.seconds
+        kw: dict[str, Any] = {"interval": interval, "start": None, "end": math.ceil(end), "period": "max"}
+        if raw_start is not None:
+            self._check_limits(timeframe, interval, raw_start, end, now, keeps, longest)
+            start: float = timeframe.bucket_start(raw_start)
+            if keeps is not None:
+                start = max(start, now - keeps)
+            kw.update(start=int(start), period=None)
+        frame = self._fetch("history", symbol, empty_ok=True, **kw)
+        if frame is None or (isinstance(frame, pd.DataFrame) and frame.empty):
+            return []
+        candles = frame_to_candles(frame, daily=timeframe is Timeframe.D1)
+        if resample_to is not None:
+            candles = resample_candles(candles, resample_to)
+        return select_window(candles, period, timeframe, now, end, limit)
 
     @staticmethod
     def _check_limits(

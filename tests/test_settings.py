@@ -60,3 +60,62 @@ def test_cli_error_exits_with_usage(capsys: pytest.CaptureFixture[str]) -> None:
         parse_cli(["--symbols", "bad symbol!"], env={})
     assert exc.value.code == 2
     assert "invalid symbol" in capsys.readouterr().err
+
+
+POLYGON = {"POLYGON_API_KEY": "polygon-key-123"}
+ALPACA = {"ALPACA_API_KEY": "alpaca-id-456", "ALPACA_SECRET_KEY": "alpaca-secret-789"}
+
+
+@pytest.mark.parametrize(
+    ("env", "feed", "chain"),
+    [
+        ({}, "sim", ()),
+        (POLYGON, "yahoo", ("polygon",)),
+        (ALPACA, "yahoo", ("alpaca",)),
+        ({**ALPACA, **POLYGON}, "yahoo", ("polygon", "alpaca")),
+        ({**POLYGON, "TICKSTREAM_FEED": "yahoo"}, "yahoo", ("yahoo", "polygon")),
+        ({**POLYGON, **ALPACA, "TICKSTREAM_FEED": "yahoo"}, "yahoo", ("yahoo", "polygon", "alpaca")),
+        ({"TICKSTREAM_FEED": "yahoo"}, "yahoo", ("yahoo",)),
+        # Named sources are the chain as given; --feed sim stays the simulation alone.
+        ({**POLYGON, **ALPACA, "TICKSTREAM_SOURCES": "yahoo"}, "yahoo", ("yahoo",)),
+        ({**POLYGON, "TICKSTREAM_SOURCES": "alpaca,polygon", **ALPACA}, "yahoo", ("alpaca", "polygon")),
+        ({**POLYGON, **ALPACA, "TICKSTREAM_FEED": "sim"}, "sim", ()),
+    ],
+)
+def test_api_keys_enable_their_sources(env: dict[str, str], feed: str, chain: tuple[str, ...]) -> None:
+    s = load_settings(env)
+    assert s.feed == feed and s.source_chain == chain
+    assert "sim" not in s.source_chain
+    named = "TICKSTREAM_SOURCES" in env
+    assert s.keyed_sources == (() if named else tuple(c for c in chain if c != "yahoo"))
+
+
+def test_keys_do_not_change_a_replay(tmp_path: Path) -> None:
+    s = load_settings({**POLYGON, "TICKSTREAM_FEED": "replay", "TICKSTREAM_REPLAY_DIR": str(tmp_path)})
+    assert s.feed == "replay" and s.source_chain == ("replay",) and s.keyed_sources == ()
+
+
+def test_keys_enable_sources_from_the_cli_too() -> None:
+    s = parse_cli(["--feed", "yahoo"], env=POLYGON)
+    assert s.source_chain == ("yahoo", "polygon")
+    assert parse_cli([], env=ALPACA).source_chain == ("alpaca",)
+
+
+@pytest.mark.parametrize(
+    ("env", "missing"),
+    [
+        ({"ALPACA_API_KEY": "ak"}, "ALPACA_SECRET_KEY"),
+        ({"ALPACA_SECRET_KEY": "as", "TICKSTREAM_FEED": "yahoo"}, "ALPACA_API_KEY"),
+        ({"TICKSTREAM_SOURCES": "polygon"}, "POLYGON_API_KEY"),
+        ({"TICKSTREAM_SOURCES": "yahoo,alpaca", "ALPACA_API_KEY": "ak"}, "ALPACA_SECRET_KEY"),
+    ],
+)
+def test_a_source_without_its_keys_is_a_startup_error(env: dict[str, str], missing: str) -> None:
+    with pytest.raises(ValueError, match=missing):
+        load_settings(env)
+
+
+def test_secrets_stay_out_of_repr_with_keyed_sources() -> None:
+    s = load_settings({**POLYGON, **ALPACA})
+    assert not any(secret in repr(s) for secret in (*POLYGON.values(), *ALPACA.values()))
+    assert "keyed_sources=('polygon', 'alpaca')" in repr(s)

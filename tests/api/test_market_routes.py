@@ -21,6 +21,7 @@ from api.rest import create_rest_blueprint
 from app import create_app
 from feeds.bus import InProcessBus
 from feeds.cache import MarketCache
+from feeds.errors import SourceBusy
 from feeds.failover import FailoverSource
 from feeds.live import LiveFeed
 from feeds.market import MarketService
@@ -44,6 +45,8 @@ class ScriptedSource:
     def _act(self) -> None:
         if self.mode == "fail":
             raise SourceError(f"{self.name} is down")
+        if self.mode == "busy":
+            raise SourceBusy(f"{self.name} has no free slot", retry_after=2.5)
         if self.mode == "unknown":
             raise UnknownSymbol(f"{self.name} knows no such ticker")
 
@@ -232,6 +235,13 @@ def test_last_good_values_are_served_stale_with_their_source(tmp_path: Path) -> 
 # -- health ----------------------------------------------------------------------------------------------------------
 
 
+def test_a_busy_source_without_cache_is_503_with_retry_after(app_on: Callable[..., Any]) -> None:
+    client = app_on(ScriptedSource("busy", mode="busy"), cache=False).server.test_client()
+    response = client.get("/api/v1/market-data/AAPL")
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "no_data"
+    assert response.headers["Retry-After"] == "3"
+
+
 def test_health_is_degraded_while_a_circuit_is_open(app_on: Callable[..., Any]) -> None:
     flaky = ScriptedSource("flaky")
     dash_app = app_on(flaky, start_feed=True)
@@ -240,7 +250,8 @@ def test_health_is_degraded_while_a_circuit_is_open(app_on: Callable[..., Any]) 
     healthy = client.get("/health")
     assert healthy.status_code == 200 and healthy.get_json()["status"] == "healthy"
     flaky.mode = "fail"
-    degraded = wait_for(lambda: (b := client.get("/health").get_json())["status"] == "degraded" and b, 10,
+    # The first failed polls already make the quotes stale (degraded); wait for the circuit itself.
+    degraded = wait_for(lambda: "source flaky is open" in (b := client.get("/health").get_json())["reasons"] and b, 10,
                         message="degraded health")
     assert "source flaky is open" in degraded["reasons"]
     assert degraded["live_data"]["sources"] == [{"name": "flaky", "state": "open"}]

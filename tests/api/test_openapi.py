@@ -70,6 +70,16 @@ def test_every_rest_route_is_documented(app: Any, document: dict[str, Any]) -> N
             assert {"400", "404", "503"} <= set(operation["responses"]), path
 
 
+def test_every_route_that_asks_a_source_declares_503(document: dict[str, Any]) -> None:
+    # The signals routes ask the source for a quote (404 for an unknown symbol) before tracking a new symbol, so
+    # they answer 503 like the market-data routes when no source can answer and nothing is cached.
+    for path, item in document["paths"].items():
+        if path.startswith("/api/v1/") and "{symbol}" in path:
+            response = item["get"]["responses"].get("503")
+            assert response is not None, path
+            assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+
+
 def test_history_parameters_come_from_the_query_model(document: dict[str, Any]) -> None:
     params = {p["name"]: p for p in document["paths"]["/api/v1/market-data/{symbol}/history"]["get"]["parameters"]}
     assert set(params) == {"symbol", "period", "interval", "end", "limit"}

@@ -88,6 +88,53 @@ def test_errors_are_json(client: FlaskClient, url: str, status: int, code: str) 
     assert body["error"]["message"]
 
 
+# Every GET route (the signals routes need trackers, so their path is asked for a symbol the feed tracks).
+GET_ROUTES = [
+    "/api/v1/market-data/AAPL",
+    "/api/v1/market-data/AAPL/history",
+    "/api/v1/market-data/AAPL/historical",
+    "/api/v1/market-data/AAPL/options",
+    "/api/v1/signals/symbol/AAPL",
+    "/api/v1/signals/symbol/AAPL/levels",
+    "/api/v1/openapi.json",
+    "/ws/status",
+    "/health",
+    "/metrics/live-data",
+    "/metrics",
+]
+
+
+@pytest.mark.parametrize("url", GET_ROUTES)
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_other_methods_on_a_get_route_are_405_with_allow(client: FlaskClient, url: str, method: str) -> None:
+    response = client.open(url, method=method, json={"x": 1})
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert response.headers["Content-Type"] == "application/json"
+    error = response.get_json()["error"]
+    assert error["code"] == "method_not_allowed" and method in error["message"]
+
+
+@pytest.mark.parametrize("url", GET_ROUTES)
+def test_options_lists_the_allowed_methods(client: FlaskClient, url: str) -> None:
+    response = client.options(url)
+    assert response.status_code == 204 and response.data == b""
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert "text/html" not in response.headers.get("Content-Type", "")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE", "OPTIONS"])
+def test_unknown_api_routes_stay_404_for_every_method(client: FlaskClient, method: str) -> None:
+    response = client.open("/api/v1/nothing-here", method=method)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_head_on_a_get_route_is_answered(client: FlaskClient) -> None:
+    response = client.head("/api/v1/market-data/AAPL")
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+
+
 def test_health_reports_a_stopped_feed_as_unhealthy(client: FlaskClient) -> None:
     response = client.get("/health")
     assert response.status_code == 503
@@ -125,3 +172,9 @@ def test_chart_page_layouts(client: FlaskClient) -> None:
     assert "invalid symbol" in bad.children
     assert "timeframe" in bad_tf.children
     assert client.get("/chart/AAPL").status_code == 200
+
+
+def test_a_method_no_route_knows_keeps_flasks_allow_header(client: FlaskClient) -> None:
+    response = client.open("/api/v1/market-data/AAPL", method="TRACE")
+    assert response.status_code == 405 and "GET" in response.headers["Allow"]
+    assert response.get_json()["error"]["code"] == "method_not_allowed"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from app import create_app
-from feeds.factory import build_source, market_cache_dir
+from feeds.factory import ReplayChain, build_source, market_cache_dir
 from feeds.failover import FailoverSource
 from feeds.models import Period, Timeframe
 from feeds.replay import ReplaySource
@@ -200,3 +200,36 @@ def test_create_app_wires_the_replay_clock_into_the_feed(tmp_path: Path) -> None
     assert abs(services.feed.clock() - pd.Timestamp("2024-01-12 00:00", tz="UTC").timestamp()) < 600
     # Uptime is wall time even though the feed runs 60× faster in replay.
     assert services.feed.stats.uptime < 60
+
+
+def test_a_polygon_key_alone_replaces_the_simulation(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    RecordedPolygonSession.urls = []
+    caplog.set_level("INFO", logger="feeds.factory")
+    settings = _settings(tmp_path, {"POLYGON_API_KEY": "k"})
+    source, _ = build_source(settings, session_factory=RecordedPolygonSession)
+    assert isinstance(source, FailoverSource) and [s.name for s in source.sources] == ["polygon"]
+    assert source.quote_sourced("AAPL").source == "polygon"
+    assert "polygon enabled because its API key is set" in caplog.text
+    assert "failover chain polygon" in caplog.text
+
+
+def test_keyed_sources_back_up_yahoo(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="feeds.factory")
+    settings = _settings(tmp_path, {"POLYGON_API_KEY": "k", "ALPACA_API_KEY": "i", "ALPACA_SECRET_KEY": "s"},
+                         feed="yahoo")
+    source, _ = build_source(settings, yahoo_client=RecordedYahoo(fail=True),
+                             session_factory=RecordedPolygonSession)
+    assert isinstance(source, FailoverSource)
+    assert [s.name for s in source.sources] == ["yahoo", "polygon", "alpaca"]
+    # Yahoo is down: the keyed failover answers.
+    assert source.quote_sourced("AAPL").source == "polygon"
+    assert "polygon, alpaca enabled because their API keys are set" in caplog.text
+
+
+def test_replay_chain_gives_the_feed_the_replay_path(tmp_path: Path) -> None:
+    source, clock = build_source(_settings(tmp_path, feed="replay", replay_dir=str(REPLAY)),
+                                 wall_clock=lambda: 1_000_000.0)
+    assert isinstance(source, ReplayChain) and isinstance(source.replay, ReplaySource)
+    now = clock()
+    points = source.path_quotes("AAPL", now - 120, now, 100)
+    assert len(points) == 8 and all(now - 120 < q.timestamp < now for q in points)

@@ -10,16 +10,18 @@ from typing import Any
 import pytest
 from tests_support import FakeClock
 
+from api.health import source_states
 from feeds.breaker import BreakerState, CircuitBreaker, DeadlineCaller
 from feeds.cache import MarketCache
-from feeds.errors import NoSourceAvailable, SourceTimeout
+from feeds.errors import NoSourceAvailable, SourceBusy, SourceTimeout
 from feeds.failover import FailoverSource
 from feeds.models import Candle, OptionChain, Period, Quote, Timeframe
 from feeds.source import MarketSource, SourceError, UnknownSymbol, UnsupportedRequest
 
 
 class FakeSource:
-    """A source whose behaviour a test sets: "ok", "error", "empty", "hang", "unknown", "unsupported", "bug"."""
+    """A source whose behaviour a test sets: "ok", "error", "empty", "hang", "unknown", "unsupported", "bug",
+    "busy" (its own throttling refuses the call)."""
 
     def __init__(self, name: str, mode: str = "ok", price: float = 100.0, release: threading.Event | None = None):
         self.name = name
@@ -27,9 +29,13 @@ class FakeSource:
         self.price = price
         self.calls = 0
         self.release = release or threading.Event()
+        self.threads: list[threading.Thread] = []
 
     def _act(self) -> None:
         self.calls += 1
+        self.threads.append(threading.current_thread())
+        if self.mode == "busy":
+            raise SourceBusy(f"{self.name}: no free slot", retry_after=0.5)
         if self.mode == "error":
             raise SourceError(f"{self.name} is down")
         if self.mode == "empty":
@@ -270,3 +276,59 @@ def test_health_lists_every_source(make_failover: Callable[..., FailoverSource])
     assert health["sources"][0]["details"] == {"name": "a", "mode": "ok"}
     assert {"state", "consecutive_failures", "last_error", "last_success"} <= set(health["sources"][0])
     assert "hit_rate" in health["cache"]
+
+
+def test_a_busy_source_is_skipped_without_a_breaker_failure(
+    make_failover: Callable[..., FailoverSource], clock: FakeClock
+) -> None:
+    busy, good = FakeSource("busy", "busy"), FakeSource("good", price=9.0)
+    f = make_failover(busy, good, failure_threshold=2)
+    for _ in range(5):
+        assert f.quote("AAPL").source == "good"
+    snap = f.breakers["busy"].snapshot()
+    assert snap["state"] == "closed" and snap["total_failures"] == 0 and snap["skipped"] == 5
+    assert busy.calls == 5  # asked every time: being busy now says nothing about the next call
+
+
+def test_busy_alone_serves_stale_else_no_source_with_retry_after(
+    make_failover: Callable[..., FailoverSource], clock: FakeClock
+) -> None:
+    src = FakeSource("yahoo", price=12.0)
+    f = make_failover(src)
+    f.quote("AAPL")
+    src.mode = "busy"
+    clock.advance(60)
+    stale = f.quote_sourced("AAPL")
+    assert stale.stale and stale.value.price == 12.0
+    with pytest.raises(NoSourceAvailable, match="busy") as info:
+        f.quote("MSFT")
+    assert info.value.retry_after == 0.5
+    assert f.breakers["yahoo"].state is BreakerState.CLOSED
+
+
+class SelfLimitedSource(FakeSource):
+    """A source that, like YahooSource, puts its own network calls under a hard limit."""
+
+    limits_own_calls = True
+
+    def health(self) -> dict[str, Any]:
+        return {"name": self.name, "lingering_calls": 2}
+
+
+def test_a_source_that_limits_its_own_calls_is_called_directly(
+    make_failover: Callable[..., FailoverSource],
+) -> None:
+    own, other = SelfLimitedSource("yahoo"), FakeSource("polygon")
+    f = make_failover(own, other)
+    assert f.quote("AAPL").source == "yahoo"
+    assert own.threads == [threading.current_thread()]  # no worker thread, no second time limit around it
+    own.mode = "error"
+    assert f.quote("AAPL").source == "polygon"
+    assert other.threads[0] is not threading.current_thread()  # the others still run under the chain's limit
+
+
+def test_lingering_calls_include_the_sources_own(make_failover: Callable[..., FailoverSource]) -> None:
+    f = make_failover(SelfLimitedSource("yahoo"), FakeSource("polygon"))
+    entries = {e["name"]: e for e in f.health()["sources"]}
+    assert entries["yahoo"]["lingering_calls"] == 2 and entries["polygon"]["lingering_calls"] == 0
+    assert {s["name"]: s["lingering_calls"] for s in source_states(f)} == {"yahoo": 2, "polygon": 0}

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from feeds.bus import InProcessBus
+from feeds.candles import CandleEvent
+from feeds.factory import build_source
+from feeds.live import LiveFeed
+from feeds.market import MarketService
 from feeds.models import Candle, Period, Timeframe
 from feeds.replay import ReplaySource, path_price, resample_candles, select_window
 from feeds.source import MarketSource, SourceError, UnknownSymbol, UnsupportedRequest
+from settings import load_settings
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "replay"
 MIDNIGHT = pd.Timestamp("2024-01-12", tz="UTC").timestamp()
@@ -176,3 +183,80 @@ def test_select_window_rules() -> None:
     assert select_window(candles, day, Timeframe.H1, now=86_400 * 3)[0].time == 86_400 * 2
     assert select_window(candles, day, Timeframe.H1, now=0, end=86_400)[-1].time == 86_400 - 3600
     assert len(select_window(candles, Period.parse("max"), Timeframe.H1, now=10**9, limit=5)) == 5
+
+
+def test_path_quotes_are_the_waypoints_between_two_samples(replay: ReplaySource) -> None:
+    candle = {c.time: c for c in file_candles("AAPL.csv")}[int(MIDNIGHT)]
+    # From just after the open to the next candle's start: both extremes and the close, in the walk's order.
+    points = replay.path_quotes("AAPL", MIDNIGHT + 5, MIDNIGHT + 60)
+    assert [q.timestamp for q in points] == [MIDNIGHT + 21, MIDNIGHT + 39, MIDNIGHT + 57]
+    up = candle.close >= candle.open
+    assert [q.price for q in points] == [candle.low if up else candle.high, candle.high if up else candle.low,
+                                         candle.close]
+    assert points[-1].volume == candle.volume  # the day began at this candle; all of its volume is traded
+    assert all(q.source == "replay" and not q.stale for q in points)
+    # Four per candle, strictly between the two instants, and only the newest ``limit``.
+    assert len(replay.path_quotes("AAPL", MIDNIGHT - 600, MIDNIGHT)) == 40
+    assert [q.timestamp for q in replay.path_quotes("AAPL", MIDNIGHT - 600, MIDNIGHT, limit=2)] == [
+        MIDNIGHT - 21, MIDNIGHT - 3]
+    assert replay.path_quotes("AAPL", MIDNIGHT, MIDNIGHT) == []
+    # Nothing outside the file: AAPL's ends at 01:30.
+    assert replay.path_quotes("AAPL", MIDNIGHT + 5340, MIDNIGHT + 9000)[-1].timestamp == MIDNIGHT + 5397
+
+
+def test_replay_interval_follows_the_speed(tmp_path: Path) -> None:
+    def interval(**overrides: str) -> float:
+        return load_settings({}, feed="replay", replay_dir=str(DATA), data_dir=str(tmp_path),
+                             **overrides).update_interval
+
+    assert interval() == pytest.approx(0.1)  # --speed 60: ten samples per 1-minute candle
+    assert interval(replay_speed="600") == 0.05 and interval(replay_speed="1") == 1.0
+    assert interval(replay_speed="600", update_interval="2") == 2.0  # an interval given is kept
+    assert load_settings({}, data_dir=str(tmp_path)).update_interval == 1.0  # live feeds keep 1 s
+
+
+@pytest.mark.parametrize(
+    ("interval", "speed"),
+    [
+        (1.0, "60"),  # the documented speed at the plain default interval: one sample per replayed minute
+        (None, "60"),  # the interval settings choose for the speed
+        (1.0, "600"),  # ten replayed minutes per sample
+        (0.37, "7"),  # a sampling that falls anywhere in the candles
+    ],
+)
+def test_live_replayed_candles_are_the_files_candles(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                     interval: float | None, speed: str) -> None:
+    caplog.set_level(logging.ERROR)  # the files end during the run; the failover logs it on every poll
+    overrides = {} if interval is None else {"update_interval": str(interval)}
+    settings = load_settings({}, feed="replay", replay_dir=str(DATA), replay_speed=speed, data_dir=str(tmp_path),
+                             symbols="AAPL,GC=F", **overrides)
+    wall = [1_000_000.0]
+    source, clock = build_source(settings, wall_clock=lambda: wall[0])
+    bus = InProcessBus()
+    closed: dict[tuple[str, Timeframe], list[Candle]] = {}
+
+    def on_candle(topic: str, event: object) -> None:
+        if isinstance(event, CandleEvent) and event.closed:
+            closed.setdefault((event.symbol, event.timeframe), []).append(event.candle)
+
+    bus.subscribe(on_candle, prefix="candles.")
+    feed = LiveFeed(source, bus, settings.symbols, interval=settings.update_interval, clock=clock)
+    start = clock()
+    # The feed thread's loop, on the injected clock: one iteration per interval, 60 replayed minutes.
+    while clock() < start + 3600:
+        feed.run_once()
+        wall[0] += settings.update_interval
+
+    aapl_minutes = closed[("AAPL", Timeframe.M1)]
+    assert len(aapl_minutes) >= 45
+    expected = {c.time: c for c in file_candles("AAPL.csv")}
+    assert aapl_minutes == [expected[c.time] for c in aapl_minutes]
+    # REST history (what a chart loads first) agrees with what the stream built.
+    rest = MarketService(source, feed).history("AAPL", Period.parse("1d"), Timeframe.M1)
+    assert [c for c in rest if c.time in {m.time for m in aapl_minutes}] == aapl_minutes
+    gold = {c.time: c for c in file_candles("GC=F.csv")}
+    gold_candles = closed[("GC=F", Timeframe.M5)]
+    assert len(gold_candles) >= 10 and gold_candles == [gold[c.time] for c in gold_candles]
+    assert closed[("AAPL", Timeframe.M15)] == [
+        c for c in resample_candles(file_candles("AAPL.csv"), 900) if c.time in
+        {x.time for x in closed[("AAPL", Timeframe.M15)]}]
