@@ -44,8 +44,15 @@
     };
 
     function setProps(id, props) {
-        if (window.dash_clientside && window.dash_clientside.set_props) {
+        if (!(window.dash_clientside && window.dash_clientside.set_props)) {
+            return;
+        }
+        try {
             window.dash_clientside.set_props(id, props);
+        } catch (err) {
+            // Dash throws for a component that is not in the layout (yet, on a slow first render, or any more,
+            // after leaving the page); the timers here run regardless, and there is nothing to update then.
+            console.debug("tickstream: " + id + " is not rendered", err);
         }
     }
 
