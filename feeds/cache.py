@@ -323,20 +323,32 @@ class MarketCache:
                 key, entry = self._pending.popitem(last=False)
                 self._writing = True
             try:
-                self._store.set(key, encode_entry(entry))
-            except _CACHE_ERRORS as exc:
-                self._count("errors")
-                log.warning("cache write of %s failed: %s", key, exc, exc_info=not isinstance(exc, diskcache.Timeout))
-            except Exception:
-                # Never let one bad write end the writer; counted and logged with its traceback.
-                self._count("errors")
-                log.exception("cache write of %s failed", key)
-            else:
-                self._count("writes")
+                written, _ = self._on_disk("write", key, self._store_entry, entry)
+                if written:
+                    self._count("writes")
             finally:
                 with self._io:
                     self._writing = False
                     self._io.notify_all()
+
+    def _store_entry(self, key: str, entry: CacheEntry[Any]) -> None:
+        self._store.set(key, encode_entry(entry))
+
+    def _load_entry(self, key: str) -> CacheEntry[Any] | None:
+        return decode_entry(self._store.get(key))
+
+    def _on_disk(self, what: str, key: str, operation: Callable[..., T], *args: Any) -> tuple[bool, T | None]:
+        """Run ``operation(key, *args)`` on a background thread: (True, its result), or (False, None) once the
+        failure is counted and logged. Never raises, so that one bad entry cannot end the writer or a reader."""
+        try:
+            return True, operation(key, *args)
+        except _CACHE_ERRORS as exc:
+            self._count("errors")
+            log.warning("cache %s of %s failed: %s", what, key, exc, exc_info=not isinstance(exc, diskcache.Timeout))
+        except Exception:
+            self._count("errors")
+            log.exception("cache %s of %s failed", what, key)
+        return False, None
 
     def flush(self, timeout: float = CLOSE_TIMEOUT) -> bool:
         """Wait until every queued write has reached the disk (or failed); False if ``timeout`` passed first."""
@@ -379,15 +391,7 @@ class MarketCache:
             if item is None:
                 return
             key, future = item
-            entry: CacheEntry[Any] | None = None
-            try:
-                entry = decode_entry(self._store.get(key))
-            except _CACHE_ERRORS as exc:
-                self._count("errors")
-                log.warning("cache read of %s failed: %s", key, exc, exc_info=not isinstance(exc, diskcache.Timeout))
-            except Exception:
-                self._count("errors")
-                log.exception("cache read of %s failed", key)
+            _, entry = self._on_disk("read", key, self._load_entry)
             if entry is not None:
                 # A read that finished after its caller gave up still serves the next lookup from memory.
                 self._remember(key, entry, only_if_newer=True)

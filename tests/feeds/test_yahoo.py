@@ -515,6 +515,17 @@ def test_spacing_wait_is_capped_and_busy_is_not_an_error(client: RecordedClient,
         source.close()
 
 
+def run_joined(ask: Callable[[], None], count: int, source: YahooSource, client: RecordedClient) -> None:
+    """Run ``ask`` on ``count`` threads while the client is blocked, so that all but the first join its call."""
+    threads = [threading.Thread(target=ask) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: source.health()["coalesced"] == count - 1, 5, message=f"{count - 1} requests joining the first")
+    client.block.set()
+    for thread in threads:
+        thread.join(5)
+
+
 def test_identical_concurrent_requests_share_one_call(client: RecordedClient, clock: Clock) -> None:
     client.block = threading.Event()
     source = YahooSource(client, clock=clock, sleep=clock.sleep, call_timeout=5, min_interval=1.0)
@@ -523,14 +534,8 @@ def test_identical_concurrent_requests_share_one_call(client: RecordedClient, cl
     def ask() -> None:
         results.append(source.history("AAPL", Period.parse("1mo"), Timeframe.D1))
 
-    threads = [threading.Thread(target=ask) for _ in range(5)]
     try:
-        for thread in threads:
-            thread.start()
-        wait_for(lambda: source.health()["coalesced"] == 4, 5, message="four requests joining the first")
-        client.block.set()
-        for thread in threads:
-            thread.join(5)
+        run_joined(ask, 5, source, client)
         assert len(results) == 5 and all(r == results[0] for r in results) and results[0]
         assert len(client.calls) == 1 and source.health()["calls"] == 1 and clock.sleeps == []
     finally:
@@ -550,14 +555,8 @@ def test_identical_requests_share_the_failure_too(client: RecordedClient, clock:
         except SourceError as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=ask) for _ in range(3)]
     try:
-        for thread in threads:
-            thread.start()
-        wait_for(lambda: source.health()["coalesced"] == 2, 5, message="two requests joining the first")
-        client.block.set()
-        for thread in threads:
-            thread.join(5)
+        run_joined(ask, 3, source, client)
         assert len(errors) == 3 and all("KeyError" in str(e) for e in errors)
         assert len(client.calls) == 1 and source.health()["errors"] == 1
     finally:
