@@ -1,5 +1,8 @@
 // Live chart: loads history over REST once, then applies WebSocket batches to the Plotly figure in place and
-// reconnects with backoff. Component ids repeat components/ids.py; message names repeat api/protocol.py.
+// reconnects with backoff. Signal overlays (assets/chart_overlays.js builds them) come over REST at load and then
+// with every full_update and signal message; they are rebuilt only when they or the candle window change and are
+// drawn in the same coalesced Plotly.react as the candles. Component ids repeat components/ids.py; message names
+// repeat api/protocol.py.
 (function () {
     "use strict";
 
@@ -16,6 +19,7 @@
         candleUpdate: "candle_update",
         fullUpdate: "full_update",
         marketData: "market_data",
+        signal: "signal",
         error: "error",
     };
     const LIVE_STALE_MS = 5000;
@@ -27,12 +31,23 @@
     // coalesced: messages are merged into the arrays at once and drawn at most every MIN_REDRAW_MS.
     const HISTORY_WINDOW = 500;
     const MIN_REDRAW_MS = 100;
+    // Candles re-read after messages were dropped (a lost frame touches only the last few); a hole between two
+    // candles is re-read whole, from the candle before it.
+    const RESYNC_TAIL = 10;
     const SECONDS = { "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "1d": 86400 };
+    // Consensus signals kept for markers (newest win); the tracker itself keeps 50 per timeframe.
+    const MAX_SIGNALS = 500;
+    // Room kept above and below the candles' own price span before an overlay (a far floor pivot, an old open
+    // gap) may widen the price axis: overlays never squash the candles, and stay reachable by panning. The time
+    // axis keeps fitting the candles exactly (marker traces would otherwise pad it by 5% on each side).
+    const OVERLAY_Y_ROOM = 0.1;
 
     // Figures a test or a benchmark can read: what was applied, how late, what was skipped.
     const stats = {
         applied: 0, frames: 0, messages: 0, duplicates: 0, gaps: 0, resyncs: 0, reconnects: 0,
         latencies: [], lastCandleTime: null, lastClose: null, connected: false,
+        // Overlay states that differed from the last one, overlay rebuilds, BUY/SELL signals the socket added.
+        overlayUpdates: 0, overlayBuilds: 0, signals: 0,
     };
     window.tickstream = Object.assign(window.tickstream || {}, { stats: stats });
 
@@ -41,6 +56,21 @@
         lastSeq: 0, everConnected: false, attempt: 0, reconnectTimer: null, nonce: 0, lastUpdateAt: 0,
         liveShown: null, loadToken: 0, redrawTimer: null, lastRedrawAt: 0, unrendered: [],
         loadingOlder: false, noOlder: false, relayoutBound: null, socketOpen: false, subscribedTimeframe: null,
+        // Overlays: the tracker's latest state (and its JSON, to notice a change), whether the socket has sent it
+        // since the load (then a late REST answer is older), BUY/SELL signals by id, what was built for which
+        // candle window, the kinds shown, and the price span of the candles.
+        overlays: null, overlayText: "", overlaysFromSocket: false, signals: new Map(), overlaysDirty: true,
+        overlayWindow: "", built: null, shown: null, overlayLayoutDirty: true, priceLow: Infinity,
+        priceHigh: -Infinity, yClip: "", xClip: "",
+    };
+
+    // What the overlays show now (a test or a benchmark reads it).
+    window.tickstream.overlayState = function () {
+        return {
+            overlays: chart.overlays, signals: Array.from(chart.signals.values()),
+            counts: chart.built ? chart.built.counts : null, shown: chart.shown ? Array.from(chart.shown) : null,
+            window: chart.overlayWindow, fromSocket: chart.overlaysFromSocket, dirty: chart.overlaysDirty,
+        };
     };
 
     function setProps(id, props) {
@@ -90,6 +120,7 @@
         return scheme + window.location.host + cfg.wsPath + "?batch=1" +
             "&subscribe=" + encodeURIComponent("candles:" + cfg.symbol + ":" + chart.timeframe) +
             "&subscribe=" + encodeURIComponent("market_data:" + cfg.symbol) +
+            "&subscribe=" + encodeURIComponent("signals:" + cfg.symbol) +
             "&client=dashboard&symbol=" + symbol + "&n=" + chart.nonce;
     }
 
@@ -123,6 +154,8 @@
         price.x = []; price.open = []; price.high = []; price.low = []; price.close = [];
         volume.x = []; volume.y = []; volume.marker = Object.assign({}, volume.marker, { color: [] });
         chart.times = [];
+        chart.priceLow = Infinity;
+        chart.priceHigh = -Infinity;
         candles.forEach(function (c) { appendCandle(gd, c, meta); });
         redraw(gd);
     }
@@ -136,6 +169,7 @@
         volume.x.push(x); volume.y.push(c.volume);
         volume.marker.color.push(c.close >= c.open ? meta.up_color : meta.down_color);
         chart.times.push(c.time);
+        notePriceSpan(c);
     }
 
     function replaceCandle(gd, i, c, meta) {
@@ -144,9 +178,16 @@
         price.open[i] = c.open; price.high[i] = c.high; price.low[i] = c.low; price.close[i] = c.close;
         volume.y[i] = c.volume;
         volume.marker.color[i] = c.close >= c.open ? meta.up_color : meta.down_color;
+        notePriceSpan(c);
     }
 
-    function indexOfTime(t) {
+    function notePriceSpan(c) {
+        if (c.low < chart.priceLow) { chart.priceLow = c.low; }
+        if (c.high > chart.priceHigh) { chart.priceHigh = c.high; }
+    }
+
+    // Index of the candle opened at t, or -(insertion point) - 1 when there is none.
+    function searchTime(t) {
         const times = chart.times;
         let lo = 0, hi = times.length - 1;
         while (lo <= hi) {
@@ -154,33 +195,226 @@
             if (times[mid] === t) { return mid; }
             if (times[mid] < t) { lo = mid + 1; } else { hi = mid - 1; }
         }
-        return -1;
+        return -lo - 1;
     }
 
-    // Merge candles (oldest first) into the figure: the forming candle changes in place, a new one appends.
-    // Returns true when a candle is missing between the figure's last one and the first new one.
+    // A candle fetched to fill a hole goes between its neighbours (rare: only after messages were lost).
+    function insertCandle(gd, i, c, meta) {
+        const price = gd.data[0];
+        const volume = gd.data[1];
+        const x = toX(c.time);
+        price.x.splice(i, 0, x); price.open.splice(i, 0, c.open); price.high.splice(i, 0, c.high);
+        price.low.splice(i, 0, c.low); price.close.splice(i, 0, c.close);
+        volume.x.splice(i, 0, x); volume.y.splice(i, 0, c.volume);
+        volume.marker.color.splice(i, 0, c.close >= c.open ? meta.up_color : meta.down_color);
+        chart.times.splice(i, 0, c.time);
+        notePriceSpan(c);
+        // Markers of signals on this candle can be drawn now.
+        chart.overlaysDirty = true;
+    }
+
+    // Merge candles (oldest first) into the figure: the forming candle changes in place, a new one appends, a
+    // missing one is inserted. Returns the time of the figure's last candle when a candle is missing between it
+    // and the first new one (a hole to re-read), else null.
     function mergeCandles(gd, candles) {
         const meta = gd.layout.meta || {};
-        let gap = false;
+        let holeAfter = null;
         candles.forEach(function (c) {
             const n = chart.times.length;
             const last = n ? chart.times[n - 1] : null;
             if (last === null || c.time > last) {
-                if (last !== null && c.time > last + chart.seconds) {
-                    gap = true;
+                if (last !== null && c.time > last + chart.seconds && holeAfter === null) {
+                    holeAfter = last;
                 }
                 appendCandle(gd, c, meta);
             } else {
-                const i = c.time === last ? n - 1 : indexOfTime(c.time);
+                const i = c.time === last ? n - 1 : searchTime(c.time);
                 if (i >= 0) {
                     replaceCandle(gd, i, c, meta);
+                } else {
+                    insertCandle(gd, -i - 1, c, meta);
                 }
             }
         });
-        return gap;
+        return holeAfter;
+    }
+
+    // -- overlays --------------------------------------------------------------------------------------------------
+
+    function overlayKit() {
+        return window.tickstream.overlays;
+    }
+
+    function levelsUrl() {
+        return chart.config.levelsPath + "?timeframe=" + encodeURIComponent(chart.timeframe);
+    }
+
+    function signalsUrl() {
+        return chart.config.signalsPath + "?timeframe=" + encodeURIComponent(chart.timeframe);
+    }
+
+    function fetchJson(url) {
+        return fetch(url, { cache: "no-store" }).then(function (response) {
+            if (!response.ok) {
+                throw new Error(url + ": HTTP " + response.status);
+            }
+            return response.json();
+        });
+    }
+
+    // The tracker's overlay state for this chart, from REST at load or from a full_update; the figure is rebuilt
+    // at the next redraw only when it differs from what is drawn.
+    function setOverlayState(overlays) {
+        const text = JSON.stringify(overlays);
+        if (text === chart.overlayText) {
+            return false;
+        }
+        chart.overlays = overlays;
+        chart.overlayText = text;
+        chart.overlaysDirty = true;
+        stats.overlayUpdates += 1;
+        return true;
+    }
+
+    // Keep BUY/SELL signals of this chart's timeframe (HOLD draws nothing); true when one is new.
+    function addSignals(signals) {
+        let added = false;
+        signals.forEach(function (s) {
+            if (!s || s.timeframe !== chart.timeframe || chart.signals.has(s.id)) {
+                return;
+            }
+            chart.signals.set(s.id, s);
+            added = true;
+        });
+        if (chart.signals.size > MAX_SIGNALS) {
+            const oldest = Array.from(chart.signals.values()).sort(function (a, b) { return a.time - b.time; });
+            oldest.slice(0, chart.signals.size - MAX_SIGNALS).forEach(function (s) { chart.signals.delete(s.id); });
+        }
+        if (added) {
+            chart.overlaysDirty = true;
+        }
+        return added;
+    }
+
+    function resetOverlays() {
+        chart.overlays = null;
+        chart.overlayText = "";
+        chart.overlaysFromSocket = false;
+        chart.signals = new Map();
+        chart.overlaysDirty = true;
+    }
+
+    // Overlays and recent signals over REST for the load `token`; the figure shows candles without waiting.
+    function fetchOverlays(token) {
+        fetchJson(levelsUrl()).then(function (body) {
+            // A full_update that came first is newer than this answer.
+            if (token === chart.loadToken && !chart.overlaysFromSocket && body.signals &&
+                    setOverlayState(body.signals)) {
+                scheduleRedraw();
+            }
+        }).catch(function (err) { console.warn("tickstream: overlay levels failed", err); });
+        fetchSignals(token);
+    }
+
+    function fetchSignals(token) {
+        fetchJson(signalsUrl()).then(function (body) {
+            const kit = overlayKit();
+            if (token === chart.loadToken && kit && addSignals((body.signals || []).map(function (item) {
+                return kit.signalFromRest(item, chart.seconds);
+            }))) {
+                scheduleRedraw();
+            }
+        }).catch(function (err) { console.warn("tickstream: signals failed", err); });
+    }
+
+    // The marker traces follow the price and volume traces; a graph the page (re)mounted has none yet.
+    function ensureOverlayTraces(gd, kit) {
+        const present = {};
+        gd.data.forEach(function (trace) { present[trace.uid] = true; });
+        if (kit.TRACE_UIDS.every(function (uid) { return present[uid]; })) {
+            return;
+        }
+        kit.traceTemplates().forEach(function (trace) {
+            if (!present[trace.uid]) {
+                gd.data.push(trace);
+            }
+        });
+        chart.overlaysDirty = true;
+        chart.xClip = "";
+        chart.yClip = "";
+    }
+
+    // Bring the figure's overlays up to date before a redraw: rebuild only when the overlays, the signals or the
+    // candle window (first or last candle) changed; show or hide kinds without rebuilding.
+    function updateOverlays(gd) {
+        const kit = overlayKit();
+        if (!kit) {
+            return;
+        }
+        ensureOverlayTraces(gd, kit);
+        const n = chart.times.length;
+        const windowKey = n ? chart.times[0] + ":" + chart.times[n - 1] + ":" + chart.seconds : "";
+        if (chart.overlaysDirty || windowKey !== chart.overlayWindow || !chart.built) {
+            const price = gd.data[0];
+            chart.built = kit.build(chart.overlays, Array.from(chart.signals.values()),
+                                    { times: chart.times, highs: price.high, lows: price.low, seconds: chart.seconds });
+            chart.overlaysDirty = false;
+            chart.overlayWindow = windowKey;
+            chart.overlayLayoutDirty = true;
+            stats.overlayBuilds += 1;
+            gd.data.forEach(function (trace) {
+                const points = chart.built.traces[trace.uid];
+                if (!points) {
+                    return;
+                }
+                trace.x = points.x; trace.y = points.y; trace.customdata = points.customdata;
+                if (trace.mode === "text") {
+                    trace.text = points.text;
+                    trace.textposition = points.textposition;
+                    trace.textfont = Object.assign({}, trace.textfont, { color: points.textcolor });
+                }
+            });
+        }
+        if (chart.overlayLayoutDirty) {
+            const shown = chart.shown || new Set(kit.KINDS);
+            const parts = kit.layoutParts(chart.built, shown);
+            gd.layout.shapes = parts.shapes;
+            gd.layout.annotations = parts.annotations;
+            gd.data.forEach(function (trace) {
+                const kind = kit.kindOfTrace(trace.uid);
+                if (kind) {
+                    trace.visible = shown.has(kind);
+                }
+            });
+            chart.overlayLayoutDirty = false;
+        }
+        clipAxes(gd);
+    }
+
+    // Autorange on the candles: the time axis spans them exactly (half a candle of room on each side, as for the
+    // candles alone) and overlays may widen the price axis only by OVERLAY_Y_ROOM of the candles' span.
+    function clipAxes(gd) {
+        const n = chart.times.length;
+        if (!n || !gd.layout.xaxis || !gd.layout.yaxis || !(chart.priceHigh >= chart.priceLow)) {
+            return;
+        }
+        const times = [chart.times[0] - chart.seconds / 2, chart.times[n - 1] + chart.seconds / 2];
+        if (times.join(":") !== chart.xClip) {
+            chart.xClip = times.join(":");
+            gd.layout.xaxis.autorangeoptions = { clipmin: toX(times[0]), clipmax: toX(times[1]) };
+        }
+        const span = chart.priceHigh - chart.priceLow;
+        const room = Math.max(span * OVERLAY_Y_ROOM, Math.abs(chart.priceHigh) * 1e-4);
+        const clip = [chart.priceLow - room, chart.priceHigh + room];
+        const key = clip.join(":");
+        if (key !== chart.yClip) {
+            chart.yClip = key;
+            gd.layout.yaxis.autorangeoptions = { clipmin: clip[0], clipmax: clip[1] };
+        }
     }
 
     function redraw(gd) {
+        updateOverlays(gd);
         gd.layout.datarevision = (gd.layout.datarevision || 0) + 1;
         window.Plotly.react(gd, gd.data, gd.layout);
         chart.lastRedrawAt = Date.now();
@@ -258,25 +492,34 @@
     }
     setInterval(showLive, 1000);
 
-    function resync() {
-        // Fetch the candles missed while disconnected or dropped, then merge them in.
+    // Fetch the candles missed while disconnected or dropped, then merge them in: from the candle before a hole
+    // (`holeAfter`, a candle time) to the last one, or the last RESYNC_TAIL candles when messages were dropped or
+    // the socket reconnected (a hole left then shows when the next candle arrives, and is re-read in turn).
+    function resync(holeAfter) {
         if (!chart.ready || !chart.times.length) {
             return;
         }
         stats.resyncs += 1;
-        const missing = Math.ceil((Date.now() / 1000 - chart.times[chart.times.length - 1]) / chart.seconds) + 3;
+        const hole = typeof holeAfter === "number";
+        const missing = hole
+            ? Math.ceil((chart.times[chart.times.length - 1] - holeAfter) / chart.seconds) + 3 : RESYNC_TAIL;
         const token = chart.loadToken;
-        fetchCandles(Math.min(5000, Math.max(10, missing)), null).then(function (candles) {
+        fetchCandles(Math.min(5000, Math.max(RESYNC_TAIL, missing)), null).then(function (candles) {
             const gd = graphDiv();
             if (gd && token === chart.loadToken) {
                 mergeCandles(gd, candles);
                 redraw(gd);
             }
         }).catch(function (err) { console.warn("tickstream: resync failed", err); });
+        if (!hole) {
+            // Signals sent while the socket was down or its messages dropped; overlays come with every full_update.
+            fetchSignals(token);
+        }
     }
 
     function applyMessages(gd, messages) {
         const candles = [];
+        let overlaysChanged = false;
         messages.forEach(function (msg) {
             const data = msg.data || {};
             if ((msg.type === MSG.candleUpdate || msg.type === MSG.fullUpdate) && data.candle &&
@@ -284,6 +527,15 @@
                 candles.push(data.candle);
                 if (msg.timestamp && !data.snapshot) {
                     chart.unrendered.push(Date.parse(msg.timestamp));
+                }
+                if (msg.type === MSG.fullUpdate && data.signals) {
+                    chart.overlaysFromSocket = true;
+                    overlaysChanged = setOverlayState(data.signals) || overlaysChanged;
+                }
+            } else if (msg.type === MSG.signal && data.symbol === chart.config.symbol && overlayKit()) {
+                if (addSignals([overlayKit().signalFromSocket(data, chart.seconds)])) {
+                    stats.signals += 1;
+                    overlaysChanged = true;
                 }
             } else if (msg.type === MSG.marketData && data.symbol === chart.config.symbol) {
                 if (data.change_percent !== null && data.change_percent !== undefined) {
@@ -296,10 +548,13 @@
             }
         });
         if (!candles.length) {
+            if (overlaysChanged) {
+                scheduleRedraw();
+            }
             return;
         }
         candles.sort(function (a, b) { return a.time - b.time; });
-        const gap = mergeCandles(gd, candles);
+        const holeAfter = mergeCandles(gd, candles);
         scheduleRedraw();
         const last = candles[candles.length - 1];
         stats.applied += candles.length;
@@ -307,8 +562,8 @@
         chart.lastUpdateAt = Date.now();
         showPrice(last.close, last.open);
         showLive();
-        if (gap) {
-            resync();
+        if (holeAfter !== null) {
+            resync(holeAfter);
         }
     }
 
@@ -408,6 +663,8 @@
                 chart.seconds = SECONDS[timeframe] || 60;
                 chart.loadToken += 1;
                 const token = chart.loadToken;
+                resetOverlays();
+                fetchOverlays(token);
                 Promise.all([fetchCandles(HISTORY_WINDOW, null), whenGraphReady(15000)]).then(function (results) {
                     if (token !== chart.loadToken) {
                         return;
@@ -495,6 +752,16 @@
                         : ["reconnecting", "conn-status conn-reconnecting"];
                 }
                 return [nu, nu];
+            },
+
+            // The legend's checklist: which overlay kinds to draw (hiding needs no rebuild, only a redraw).
+            showOverlays: function (kinds) {
+                chart.shown = new Set(kinds || []);
+                chart.overlayLayoutDirty = true;
+                if (chart.ready) {
+                    scheduleRedraw();
+                }
+                return kinds || [];
             },
         },
     });

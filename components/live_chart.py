@@ -1,7 +1,10 @@
-"""The live chart: header with price, LIVE badge and connection status, timeframe selector, graph, WebSocket.
+"""The live chart: header with price, LIVE badge and connection status, timeframe selector, overlay legend, graph,
+WebSocket.
 
 History is fetched once over REST by the browser, then every change arrives on the WebSocket and is applied to
-the figure in place by assets/live_chart.js; the server never rebuilds the figure per tick.
+the figure in place by assets/live_chart.js; the server never rebuilds the figure per tick. Signal overlays (swing
+pivots, fair value gaps, structure breaks, floor pivots, BUY/SELL markers) are drawn the same way, by
+assets/chart_overlays.js, from REST at load and then from ``full_update`` and ``signal`` messages.
 """
 
 from __future__ import annotations
@@ -15,16 +18,45 @@ from components import ids
 from components.figures import candlestick_figure
 from feeds.models import ALL_TIMEFRAMES, Timeframe
 
+# Overlay kinds the legend toggles (value, label), in legend order; assets/chart_overlays.js KINDS repeats the values.
+OVERLAYS: tuple[tuple[str, str], ...] = (
+    ("pivots", "Swings"),
+    ("fvg", "FVG"),
+    ("breaks", "BOS/CHOCH"),
+    ("levels", "Floor pivots"),
+    ("signals", "BUY/SELL"),
+)
+
 
 def chart_config(symbol: str, timeframe: Timeframe, embed: bool = False) -> dict[str, object]:
     """What the browser code needs to load and stream one chart."""
+    quoted = quote(symbol, safe="")
     return {
         "symbol": symbol,
         "timeframe": timeframe.value,
-        "historyPath": f"/api/v1/market-data/{quote(symbol, safe='')}/history",
+        "historyPath": f"/api/v1/market-data/{quoted}/history",
+        "levelsPath": f"/api/v1/signals/symbol/{quoted}/levels",
+        "signalsPath": f"/api/v1/signals/symbol/{quoted}",
         "wsPath": "/ws",
         "embed": embed,
     }
+
+
+def overlay_legend() -> dcc.Checklist:
+    """One checkbox per overlay kind, each with its colour swatch; the choice persists in the browser's local
+    storage (Dash persistence), so every chart opens with the kinds the analyst last chose."""
+    return dcc.Checklist(
+        id=ids.CHART_OVERLAYS,
+        options=[
+            {"label": html.Span([html.Span(className=f"overlay-swatch overlay-{value}"), label]), "value": value}
+            for value, label in OVERLAYS
+        ],
+        value=[value for value, _ in OVERLAYS],
+        inline=True,
+        persistence=True,
+        persistence_type="local",
+        className="overlay-legend",
+    )
 
 
 def live_chart(symbol: str, timeframe: Timeframe, embed: bool = False) -> html.Div:
@@ -43,6 +75,7 @@ def live_chart(symbol: str, timeframe: Timeframe, embed: bool = False) -> html.D
                 inline=True,
                 className="timeframe-selector",
             ),
+            overlay_legend(),
         ],
     )
     return html.Div(
@@ -59,6 +92,7 @@ def live_chart(symbol: str, timeframe: Timeframe, embed: bool = False) -> html.D
             dcc.Store(id=ids.CHART_CONFIG, data=chart_config(symbol, timeframe, embed)),
             dcc.Store(id=ids.CHART_SYNC),
             dcc.Store(id=ids.CHART_LOADED),
+            dcc.Store(id=ids.CHART_OVERLAYS_SHOWN),
         ],
     )
 
@@ -83,4 +117,9 @@ def register_live_chart_callbacks(app: Dash) -> None:
         Output(ids.CHART_STATUS, "className"),
         Input(ids.CHART_WS, "state"),
         State(ids.CHART_CONFIG, "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction(namespace="tickstream", function_name="showOverlays"),
+        Output(ids.CHART_OVERLAYS_SHOWN, "data"),
+        Input(ids.CHART_OVERLAYS, "value"),
     )

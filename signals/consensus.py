@@ -147,6 +147,9 @@ class SignalEvent:
             "timeframe": self.timeframe,
             "price": self.price,
             "agents_consensus": self.consensus.agents_consensus(),
+            # Additions to PROTOCOL.md's fields: the candle the signal was made on (open, Unix seconds) and its close.
+            "time": self.time,
+            "timestamp": self.timestamp,
         }
 
 

@@ -328,8 +328,11 @@ def test_signal_wire_shapes() -> None:
         "timeframe",
         "price",
         "agents_consensus",
+        "time",
+        "timestamp",
     }
     assert (ws["signal_id"], ws["side"], ws["strength"]) == ("AAPL-1h-1704067200", "BUY", "strong")
+    assert (ws["time"], ws["timestamp"]) == (1_704_067_200, "2024-01-01T01:00:00.000Z")
 
 
 @pytest.mark.parametrize(
