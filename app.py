@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
 
     init_error_handlers(server)
     server.register_blueprint(create_rest_blueprint(market, services.health, services.live_metrics, signals,
-                                                    peer_route=settings.bench_peer_route))
+                                                    peer_route=settings.bench_peer_route,
+                                                    lease_symbol=hub.lease_symbol))
     server.register_blueprint(create_openapi_blueprint())
     init_websocket_routes(server, hub, settings)
 

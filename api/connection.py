@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from wsproto.events import Ping
+from wsproto.utilities import LocalProtocolError
 
 from api import protocol as p
 from settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Kernel send buffer of a client socket. Left to autotuning it grows to megabytes (tcp_wmem), which a client that
+# has stopped reading fills for many seconds before anything looks stalled; 64 KiB still holds far more than one
+# round trip of this stream, and bounds the memory a stalled client holds in the kernel.
+SEND_BUFFER_BYTES = 64 * 1024
+# Control frames (pongs, pings, close replies) that may wait behind a stalled socket before it is cut: a client
+# that sends pings but never reads must not grow the server's memory.
+MAX_PENDING_BYTES = 4 * 1024 * 1024
+# How long a closing connection may take to get its close frame onto the wire before the TCP connection is cut.
+CLOSE_TIMEOUT_SECONDS = 2.0
+# Inbound rate violations are counted over this sliding window; more than RATE_VIOLATIONS_TO_CLOSE in it closes.
+RATE_WINDOW_SECONDS = 10.0
+RATE_VIOLATIONS_TO_CLOSE = 100
+SLOW_REASON = "client too slow: reconnect and resubscribe"
 
 
 @dataclass
@@ -31,6 +48,8 @@ class WsStats:
     bytes_sent: int = 0
     messages_dropped: int = 0
     slow_closes: int = 0
+    # Connections cut at the TCP level because even their close frame could not be written in time.
+    aborted_connections: int = 0
     heartbeat_closes: int = 0
     errors_sent: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -42,38 +61,203 @@ class WsStats:
 
 
 class SerializedSocket:
-    """Wraps the raw socket under a simple-websocket connection so that every write is whole and alone.
+    """The only writer of one client socket: whole WebSocket frames, in order, and no call ever waits.
 
-    simple-websocket writes from two threads (our sender, and its own reader answering pings and closes) with
-    plain ``socket.send``, which may also write only part of a large frame. One lock and ``sendall`` keep frames
-    from interleaving or being cut.
+    Three threads write to a client: our sender, simple-websocket's reader (pongs, the reply to a close) and the
+    heartbeat (pings). Every write is appended here as a whole frame to one pending buffer, under one lock, and
+    written with non-blocking sends; what the socket does not take at once stays pending and goes first on the
+    next flush. Waiting for room (``wait_writable``) never holds the lock, so a stalled client holds up nobody.
+
+    Once ``shutdown`` has run nothing more is written, and the connection is cut in both directions. Under
+    Werkzeug the server writes an HTTP response onto the socket after the WebSocket handler returns; on a cut
+    socket that write fails instead of landing after (or inside) a frame.
     """
 
-    def __init__(self, sock: Any) -> None:
+    def __init__(self, sock: Any, send_buffer: int = SEND_BUFFER_BYTES) -> None:
         self._sock = sock
+        # Under gevent the wrapped socket is gevent's, whose ``send`` would wait for room; its real socket
+        # (``_sock``, already non-blocking) is written instead. MSG_DONTWAIT makes a blocking socket's send return.
+        self._raw = getattr(sock, "_sock", sock)
         self._lock = threading.Lock()
+        self._out = bytearray()
+        # Lengths of the frames in ``_out``, oldest first; ``_head_sent`` bytes of the first are already written.
+        self._lengths: deque[int] = deque()
+        self._head_sent = 0
+        self.written = 0
+        self.shut = False
+        self._close_requested = False
+        # Called (without the lock) when a write from another thread left bytes pending: wakes the sender.
+        self.on_pending: Callable[[], None] | None = None
+        if send_buffer:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+            except (OSError, AttributeError):
+                log.debug("cannot set SO_SNDBUF", exc_info=True)
 
-    def send(self, data: bytes) -> int:
-        with self._lock:
-            self._sock.sendall(data)
-        return len(data)
+    @property
+    def pending(self) -> int:
+        """Bytes accepted but not yet written to the socket."""
+        return len(self._out)
 
-    def try_send(self, data: bytes) -> int:
-        """Write what the socket takes at once, never waiting: 0 when another write is under way or it is full.
+    @property
+    def mid_frame(self) -> bool:
+        """True while a frame is partly on the wire: nothing else may be written before its rest."""
+        return self._head_sent > 0
 
-        Under gevent the wrapped socket is gevent's, whose ``send`` would wait for room; its real socket
-        (``_sock``, already non-blocking) is written instead.
-        """
+    # -- writes (any thread; never wait) ---------------------------------------------------------------------
+
+    def try_send(self, frame: bytes) -> int | None:
+        """Write one whole frame now if nothing is pending; None when it was not taken at all (the caller keeps
+        it), else the number of its bytes left pending (0: all written), which the next ``flush`` writes first."""
         if not self._lock.acquire(blocking=False):
-            return 0
+            return None
         try:
-            raw = getattr(self._sock, "_sock", self._sock)
-            sent: int = raw.send(data, socket.MSG_DONTWAIT)
-            return sent
-        except (BlockingIOError, InterruptedError):
-            return 0
+            if self._out or self.shut:
+                return None
+            try:
+                sent: int = self._raw.send(frame, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                return None
+            if not sent:
+                return None
+            self.written += sent
+            if sent < len(frame):
+                self._out += memoryview(frame)[sent:]
+                self._lengths.append(len(frame))
+                self._head_sent = sent
+            return len(frame) - sent
         finally:
             self._lock.release()
+
+    def write(self, frames: bytes, lengths: list[int]) -> None:
+        """Append whole frames (``lengths`` their sizes) behind what is pending and write what the socket takes."""
+        with self._lock:
+            if self.shut:
+                return
+            self._out += frames
+            self._lengths.extend(lengths)
+            self._flush_locked()
+
+    def send(self, data: bytes) -> int:
+        """simple-websocket's and the heartbeat's writes (one whole frame each): appended and flushed as far as
+        the socket takes them now. Raises OSError when the connection is broken, as a socket would."""
+        with self._lock:
+            if self.shut or not data:
+                return len(data)
+            self._out += data
+            self._lengths.append(len(data))
+            self._flush_locked()
+            overflow = len(self._out) > MAX_PENDING_BYTES
+            pending = bool(self._out)
+        if overflow:
+            log.info("client socket holds more than %d unsent bytes; cutting it", MAX_PENDING_BYTES)
+            self.shutdown()
+        elif pending and self.on_pending is not None:
+            self.on_pending()
+        return len(data)
+
+    def flush(self) -> None:
+        """Write what the socket takes now; raises OSError when the connection is broken."""
+        with self._lock:
+            if not self.shut:
+                self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        out = self._out
+        while out:
+            try:
+                sent = self._raw.send(out, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                return
+            if not sent:
+                return
+            del out[:sent]
+            self.written += sent
+            sent += self._head_sent
+            lengths = self._lengths
+            while lengths and sent >= lengths[0]:
+                sent -= lengths.popleft()
+            self._head_sent = sent
+
+    def discard_unstarted(self) -> int:
+        """Drop the pending frames not yet begun (a closing connection's data); keep the rest of a frame that is
+        partly on the wire, so that the next frame (the close) starts on a frame boundary. Returns frames dropped."""
+        with self._lock:
+            if not self._lengths:
+                return 0
+            keep = self._lengths[0] - self._head_sent if self._head_sent else 0
+            dropped = len(self._lengths) - (1 if keep else 0)
+            del self._out[keep:]
+            head = self._lengths[0]
+            self._lengths.clear()
+            if keep:
+                self._lengths.append(head)
+            return dropped
+
+    # -- waiting and ending -----------------------------------------------------------------------------------
+
+    def wait_writable(self, timeout: float) -> bool:
+        """Wait (without the lock) until the socket takes more bytes, at most ``timeout`` seconds.
+
+        ``select.poll`` has no descriptor limit and is cooperative under gevent's monkey-patching.
+        """
+        try:
+            fd = self._raw.fileno()
+        except OSError:
+            return False
+        if fd < 0 or self.shut:
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return bool(poller.poll(max(0.0, timeout) * 1000))
+
+    def drain(self, deadline: float) -> bool:
+        """Flush until nothing is pending (True) or ``deadline`` (monotonic) passes or the socket breaks (False)."""
+        while True:
+            try:
+                with self._lock:
+                    if self.shut:
+                        return False
+                    self._flush_locked()
+                    if not self._out:
+                        return True
+            except OSError:
+                return False
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.wait_writable(min(remaining, 0.25))
+
+    def shutdown(self) -> None:
+        """Cut the TCP connection both ways; nothing pending is written, and nothing is ever written again."""
+        with self._lock:
+            if self.shut:
+                return
+            self.shut = True
+            self._out.clear()
+            self._lengths.clear()
+            self._head_sent = 0
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        if self._close_requested:
+            self._really_close()
+
+    def close(self) -> None:
+        """simple-websocket closes the socket when its reader ends, which may be while our sender still writes
+        (or could let the descriptor be reused under it). The close waits for ``shutdown``, which the handler
+        always runs at the end; then the web server closes its own reference as usual."""
+        if self.shut:
+            self._really_close()
+        else:
+            self._close_requested = True
+
+    def _really_close(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:
+            log.debug("close of a client socket failed", exc_info=True)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -83,16 +267,26 @@ class Connection:
     """A client of one dialect with its subscriptions and its own sender thread.
 
     ``enqueue`` is called from the bus (feed thread) and the receiving thread; it never blocks. When the queue is
-    full the oldest message is dropped, so an envelope client sees a jump in ``seq``. A client that keeps its queue
-    full for ``stall_seconds`` is closed with 1008. The sender writes ready-made WebSocket frames straight to the
-    socket, several per system call when they have piled up, so the bytes encoded once by the hub are only
-    wrapped, never re-encoded, per client.
+    full the oldest message is dropped, so an envelope client sees a jump in ``seq``. The sender writes ready-made
+    WebSocket frames to the socket (``SerializedSocket``), several per system call when they have piled up, so the
+    bytes encoded once by the hub are only wrapped, never re-encoded, per client.
+
+    A client is too slow, and is closed with 1008, when its socket has taken no byte for ``stall_seconds`` while
+    data waits, or when its queue has stayed full (dropping) for ``stall_seconds``. The sender thread does the
+    closing: it drops the data not yet begun, finishes a frame that is partly written, then writes the close frame;
+    if that cannot happen within ``close_timeout`` it cuts the TCP connection instead (``aborted``), so the client
+    never receives anything but whole frames.
     """
 
     def __init__(self, ws: Any, dialect: str, settings: Settings, stats: WsStats, batch: bool = False,
-                 stall_seconds: float = 5.0) -> None:
+                 stall_seconds: float = 5.0, close_timeout: float = CLOSE_TIMEOUT_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.ws = ws
+        if not isinstance(getattr(ws, "sock", None), SerializedSocket):
+            ws.sock = SerializedSocket(ws.sock)
+        self.sock: SerializedSocket = ws.sock
+        self.sock.on_pending = self._wake_sender
         self.dialect = dialect
         self.numbered = dialect == p.ENVELOPE
         self.batch = batch and self.numbered
@@ -100,6 +294,8 @@ class Connection:
         self.maxlen = settings.ws_send_queue_size
         self.stats = stats
         self.stall_seconds = stall_seconds
+        self.close_timeout = close_timeout
+        self.clock = clock
         self.subscriptions: set[p.Subscription] = set()
         self.authenticated = True
         self._queue: deque[bytes] = deque()
@@ -108,11 +304,8 @@ class Connection:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._idle = True
-        # The unsent tail of a frame written directly by ``enqueue``; the sender writes it before anything else.
-        self._partial = b""
-        self._try_send = getattr(getattr(ws, "sock", None), "try_send", None)
         self._seq = 0
-        # Written only under the lock or by the sender thread; the hub sums them for /metrics.
+        # Written only under the lock; the hub sums them for /metrics.
         self.messages_sent = 0
         self.frames_sent = 0
         self.bytes_sent = 0
@@ -120,16 +313,23 @@ class Connection:
         self._full_since: float | None = None
         self.closed = False
         self.close_code: int | None = None
+        self.close_reason = ""
+        self.aborted = False
         self._sender = threading.Thread(target=self._send_loop, name=f"ws-send-{self.id}", daemon=True)
         # Inbound rate limit: a token bucket refilled at max_messages_per_second, with a burst of twice that.
         self._rate = settings.ws_max_messages_per_second
         self._tokens = 2 * self._rate
-        self._tokens_at = time.monotonic()
-        self.rate_violations = 0
-        self.last_heard = time.monotonic()
+        self._tokens_at = clock()
+        # Times of recent violations (a sliding window): occasional bursts over a long life never add up to a close.
+        self._violations: deque[float] = deque()
+        self.last_heard = clock()
 
     def start(self) -> None:
         self._sender.start()
+
+    def join_sender(self, timeout: float) -> None:
+        if self._sender.is_alive() and self._sender is not threading.current_thread():
+            self._sender.join(timeout)
 
     # -- outbound --------------------------------------------------------------------------------------------------
 
@@ -141,36 +341,37 @@ class Connection:
             if self.numbered:
                 self._seq += 1
                 body = p.with_seq(body, self._seq)
-            if self._idle and not self._queue and not self.batch and self._try_send is not None:
+            if self._idle and not self._queue and not self.batch:
                 # Fast path: with nothing queued and the sender idle, write at once from this thread without
                 # waiting; waking a sender per message costs more than the write itself.
                 frame = p.text_frame(body)
                 try:
-                    sent = self._try_send(frame)
+                    left = self.sock.try_send(frame)
                 except OSError:
                     self._close_locked(None, "")
                     return
-                if sent:
+                if left is not None:
                     self.messages_sent += 1
                     self.frames_sent += 1
                     self.bytes_sent += len(frame)
-                    if sent == len(frame):
+                    self._full_since = None
+                    if not left:
                         return
-                    self._partial = frame[sent:]
+                    # The rest of the frame waits for room: the sender writes it before anything else.
                     self._idle = False
                     wake = True
                     body = b""
             if body and len(self._queue) >= self.maxlen:
                 self._queue.popleft()
                 self.dropped += 1
-                now = time.monotonic()
+                now = self.clock()
                 if self._full_since is None:
                     self._full_since = now
                 elif now - self._full_since > self.stall_seconds:
                     self.stats.add(slow_closes=1)
-                    self._close_locked(p.CloseCode.POLICY_VIOLATION, "client too slow: reconnect and resubscribe")
+                    self._close_locked(p.CloseCode.POLICY_VIOLATION, SLOW_REASON)
                     return
-            else:
+            elif body:
                 self._full_since = None
             if body:
                 self._queue.append(body)
@@ -192,9 +393,14 @@ class Connection:
         self.stats.add(errors_sent=1)
         self.send(p.MessageType.ERROR, p.error_data(code, message))
 
-    def _take(self) -> tuple[bytes, list[bytes]] | None:
-        """The unsent tail of a direct write and everything queued, waiting while there is nothing; None once
-        the connection is closed."""
+    def _wake_sender(self) -> None:
+        with self._lock:
+            self._idle = False
+        self._wake.set()
+
+    def _take(self) -> list[bytes] | None:
+        """Everything queued (possibly nothing, when only the socket holds bytes back), waiting while there is
+        no work; None once the connection is closed."""
         while True:
             self._wake.wait()
             if self.closed:
@@ -204,71 +410,132 @@ class Connection:
                 # messages that arrive in quick succession, so fewer, larger frames are safer and cheaper.
                 time.sleep(self.batch_interval)
             with self._lock:
-                if self._queue or self._partial:
+                if self._queue or self.sock.pending:
                     items = list(self._queue)
                     self._queue.clear()
-                    partial, self._partial = self._partial, b""
-                    return partial, items
+                    return items
                 self._idle = True
                 self._wake.clear()
 
     def _send_loop(self) -> None:
+        try:
+            while True:
+                items = self._take()
+                if items is None:
+                    return
+                if items:
+                    if self.batch and len(items) > 1:
+                        frames = p.text_frame(p.batch_frame(items))
+                        lengths = [len(frames)]
+                    else:
+                        parts = [p.text_frame(item) for item in items]
+                        frames = b"".join(parts)
+                        lengths = [len(part) for part in parts]
+                    self.sock.write(frames, lengths)
+                    with self._lock:
+                        self.messages_sent += len(items)
+                        self.frames_sent += len(lengths)
+                        self.bytes_sent += len(frames)
+                if not self._drain():
+                    return
+        except OSError as exc:
+            log.debug("send to %s failed: %s", self.id, exc)
+            self.close()
+        finally:
+            self._finish_close()
+
+    def _drain(self) -> bool:
+        """Write what the socket holds back, waiting for room; False once the connection is closing."""
+        sock = self.sock
+        progress_at = self.clock()
+        written = sock.written
         while True:
-            taken = self._take()
-            if taken is None:
-                return
-            partial, items = taken
-            if self.batch and len(items) > 1:
-                frames = p.text_frame(p.batch_frame(items))
-                count = 1
-            else:
-                frames = b"".join(p.text_frame(item) for item in items)
-                count = len(items)
-            frames = partial + frames
-            try:
-                if not self.ws.connected:
-                    raise ConnectionError("closed")
-                self.ws.sock.send(frames)
-            except OSError as exc:
-                log.debug("send to %s failed: %s", self.id, exc)
-                self.close()
-                return
-            self.messages_sent += len(items)
-            self.frames_sent += count
-            self.bytes_sent += len(frames)
+            sock.flush()
+            if not sock.pending:
+                return True
+            if self.closed:
+                return False
+            now = self.clock()
+            if sock.written != written:
+                written, progress_at = sock.written, now
+            elif now - progress_at >= self.stall_seconds:
+                self.stats.add(slow_closes=1)
+                self.close(p.CloseCode.POLICY_VIOLATION, SLOW_REASON)
+                return False
+            sock.wait_writable(min(0.25, max(0.01, self.stall_seconds - (now - progress_at))))
+
+    def _finish_close(self) -> None:
+        """On the sender thread, once closed: write the close frame on a frame boundary, or cut the connection."""
+        code = self.close_code
+        if code is None or self.sock.shut:
+            return
+        self.sock.discard_unstarted()
+        try:
+            self.ws.close(reason=code, message=self.close_reason)
+        except Exception:  # ConnectionClosed when the client got there first; wsproto refusing a second close
+            log.debug("close of %s failed", self.id, exc_info=True)
+        # Wake the receiving thread (waiting in simple-websocket's receive, which now sees the connection closed):
+        # it releases the connection's subscriptions at once, while the close frame is still being written.
+        event = getattr(self.ws, "event", None)
+        if event is not None:
+            event.set()
+        if not self.sock.drain(self.clock() + self.close_timeout):
+            self.abort()
+
+    def abort(self) -> None:
+        """Cut the TCP connection (the close frame could not be written): the client sees the stream end."""
+        if not self.sock.shut:
+            self.aborted = True
+            self.stats.add(aborted_connections=1)
+            self.sock.shutdown()
 
     # -- inbound -------------------------------------------------------------------------------------------------
 
     def allow_inbound(self) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         self.last_heard = now
         self._tokens = min(2 * self._rate, self._tokens + (now - self._tokens_at) * self._rate)
         self._tokens_at = now
         if self._tokens >= 1:
             self._tokens -= 1
             return True
-        self.rate_violations += 1
+        self._violations.append(now)
         return False
+
+    @property
+    def rate_violations(self) -> int:
+        """Inbound messages refused for the rate limit in the last RATE_WINDOW_SECONDS."""
+        horizon = self.clock() - RATE_WINDOW_SECONDS
+        while self._violations and self._violations[0] < horizon:
+            self._violations.popleft()
+        return len(self._violations)
+
+    @property
+    def flooding(self) -> bool:
+        return self.rate_violations > RATE_VIOLATIONS_TO_CLOSE
 
     # -- heartbeat -----------------------------------------------------------------------------------------------
 
     def heartbeat(self, now: float, interval: float) -> bool:
         """Ping the client; False when it has been silent (no message, no pong) for three intervals."""
+        if self.closed:
+            return True  # already on its way out: neither pinged nor counted again
         if getattr(self.ws, "pong_received", False):
             self.ws.pong_received = False
             self.last_heard = now
         if now - self.last_heard > 3 * interval:
             return False
         try:
-            if self.ws.connected:
-                self.ws.sock.send(self.ws.ws.send(Ping()))
-        except OSError:
+            if self.ws.connected and not self.closed:
+                self.sock.send(self.ws.ws.send(Ping()))
+        except (OSError, LocalProtocolError):
             self.close()
         return True
 
     # -- closing -------------------------------------------------------------------------------------------------
 
     def close(self, code: p.CloseCode | None = None, reason: str = "") -> None:
+        """Stop sending; with a code, the sender writes the close frame (or cuts the connection). Never waits."""
         with self._lock:
             self._close_locked(code, reason)
 
@@ -277,15 +544,6 @@ class Connection:
             return
         self.closed = True
         self.close_code = int(code) if code is not None else None
+        self.close_reason = reason
         self._queue.clear()
         self._wake.set()
-        if code is not None:
-            # Closing the socket wakes the receiving thread (its receive() raises ConnectionClosed). It runs on its
-            # own thread because this may be the feed thread, which must never wait on a client.
-            threading.Thread(target=self._close_socket, args=(int(code), reason), daemon=True).start()
-
-    def _close_socket(self, code: int, reason: str) -> None:
-        try:
-            self.ws.close(reason=code, message=reason)
-        except Exception:
-            log.debug("close of %s failed", self.id, exc_info=True)

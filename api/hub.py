@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from api import protocol as p
-from api.connection import Connection, WsStats
+from api.connection import CLOSE_TIMEOUT_SECONDS, Connection, WsStats
 from feeds.bus import InProcessBus
 from feeds.candles import CandleEvent
 from feeds.live import LiveFeed
-from feeds.models import Quote, Tick, Timeframe
+from feeds.models import Candle, Quote, Tick, Timeframe
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 SignalsProvider = Callable[[str, Timeframe], dict[str, Any]]
 SnapshotProvider = Callable[[p.Subscription], list[p.ChannelEvent]]
 AgentStatusProvider = Callable[[], dict[str, Any]]
+
+# Seconds a symbol no subscription uses any more stays in the feed before it is released.
+RELEASE_GRACE_SECONDS = 10.0
+# A symbol only REST asked about stays this long after its last request: pollers ask every few seconds or minutes.
+REQUEST_LEASE_SECONDS = 300.0
 
 
 def no_signals(symbol: str, timeframe: Timeframe) -> dict[str, Any]:
@@ -40,8 +45,17 @@ class Hub:
 
     Thread rules: ``on_event`` runs on the publisher's thread (the feed thread); it encodes an event at most once per
     dialect and only appends to connection queues, so it never waits on a client. Connection methods
-    (``subscribe``, ``handle_frame``…) run on each connection's receiving thread. One lock guards the routing table;
-    a subscribe's ack and snapshot are queued under it, so no update can overtake them.
+    (``subscribe``, ``handle_frame``…) run on each connection's receiving thread. One lock guards the routing table,
+    the snapshots still owed and the symbol references; a subscribe's ack and snapshot are queued under it, so no
+    update can overtake them. One housekeeping thread pings clients and releases symbols.
+
+    Snapshots: a subscription to candles of a symbol the feed has no candle for yet (a symbol it is only starting)
+    is remembered, and the first candle event for it is sent to that connection as the snapshot (a ``full_update``
+    with ``"snapshot": true``) instead of the live update, so a snapshot is always the first data of a subscription.
+
+    Symbols: the hub counts the routes of the symbol channels per symbol. When the last one goes, a symbol that is
+    not one of the start-up symbols (``settings.symbols``) is released from the feed after ``release_grace_seconds``
+    unless a subscription takes it again meanwhile (a reconnecting dashboard does not churn the feed).
     """
 
     def __init__(
@@ -53,9 +67,13 @@ class Hub:
         snapshot_provider: SnapshotProvider = no_snapshot,
         agent_status: AgentStatusProvider = no_agents,
         slow_client_seconds: float = 5.0,
+        release_grace_seconds: float = RELEASE_GRACE_SECONDS,
+        close_timeout_seconds: float = CLOSE_TIMEOUT_SECONDS,
     ) -> None:
         self.feed = feed
         self.slow_client_seconds = slow_client_seconds
+        self.release_grace_seconds = release_grace_seconds
+        self.close_timeout_seconds = close_timeout_seconds
         self.settings = settings
         self.signals_provider = signals_provider
         self.snapshot_provider = snapshot_provider
@@ -64,7 +82,14 @@ class Hub:
         self._lock = threading.Lock()
         self._routes: dict[p.Subscription, set[Connection]] = {}
         self._connections: dict[str, Connection] = {}
-        self._heartbeat: threading.Thread | None = None
+        # Candle subscriptions whose snapshot is owed: the feed had no candle for them yet.
+        self._awaiting: dict[p.Subscription, set[Connection]] = {}
+        # Routes of symbol channels per symbol, and symbols no route uses any more → when to release them.
+        self._symbol_routes: dict[str, int] = {}
+        self._release_due: dict[str, float] = {}
+        self.symbols_released = 0
+        self._housekeeping: threading.Thread | None = None
+        self._housekeeping_wake = threading.Event()
         self._unsubscribe_bus = bus.subscribe(self.on_event)
 
     # -- bus side (feed thread) ---------------------------------------------------------------------------------
@@ -100,7 +125,15 @@ class Hub:
                 return p.flat_candle(kind, event.symbol, event.timeframe, event.candle, event.event_time, signals)
             return None
 
-        self._fan_out((key,), encode)
+        overlays: list[dict[str, Any]] = []
+
+        def snapshot(connection: Connection) -> None:
+            if not overlays:
+                overlays.append(signals if signals is not None
+                                else self.signals_provider(event.symbol, event.timeframe))
+            self._send_candle_snapshot(connection, key, event.candle, event.event_time, overlays[0])
+
+        self._fan_out((key,), encode, snapshot)
 
     def _on_quote(self, quote: Quote) -> None:
         key = p.Subscription(p.Channel.MARKET_DATA, quote.symbol)
@@ -133,27 +166,41 @@ class Hub:
 
         self._fan_out(keys, encode)
 
-    def _fan_out(self, keys: Iterable[p.Subscription], encode: Callable[[str], bytes | None]) -> None:
+    def _fan_out(self, keys: Sequence[p.Subscription], encode: Callable[[str], bytes | None],
+                 snapshot: Callable[[Connection], None] | None = None) -> None:
+        """Queue the event for every connection routed by ``keys``, once per connection (a connection subscribed
+        to both ``signals`` and ``signals``+AAPL gets an AAPL signal once), encoded once per dialect. Connections
+        owed a snapshot for ``keys[0]`` get ``snapshot(connection)`` instead."""
         encoded: dict[str, bytes | None] = {}
         with self._lock:
-            for key in keys:
-                for connection in self._routes.get(key, ()):
-                    if connection.dialect not in encoded:
-                        encoded[connection.dialect] = encode(connection.dialect)
-                    body = encoded[connection.dialect]
-                    if body is not None:
-                        connection.enqueue(body)
+            # Looked up under the lock: a subscribe that has just registered its owed snapshot is seen here.
+            owed = self._awaiting.pop(keys[0], None) if snapshot is not None and self._awaiting else None
+            if len(keys) == 1:
+                targets: Iterable[Connection] = self._routes.get(keys[0], ())
+            else:
+                targets = {c: None for key in keys for c in self._routes.get(key, ())}
+            for connection in targets:
+                if owed and connection in owed:
+                    assert snapshot is not None
+                    snapshot(connection)
+                    continue
+                if connection.dialect not in encoded:
+                    encoded[connection.dialect] = encode(connection.dialect)
+                body = encoded[connection.dialect]
+                if body is not None:
+                    connection.enqueue(body)
 
     # -- connection side (request threads) ----------------------------------------------------------------------
 
     def open(self, ws: Any, dialect: str = p.ENVELOPE, batch: bool = False, welcome: bool = True) -> Connection:
         connection = Connection(ws, dialect, self.settings, self.stats, batch=batch,
-                                stall_seconds=self.slow_client_seconds)
+                                stall_seconds=self.slow_client_seconds, close_timeout=self.close_timeout_seconds)
         with self._lock:
             self._connections[connection.id] = connection
-            if self._heartbeat is None or not self._heartbeat.is_alive():
-                self._heartbeat = threading.Thread(target=self._heartbeat_loop, name="ws-heartbeat", daemon=True)
-                self._heartbeat.start()
+            if self._housekeeping is None or not self._housekeeping.is_alive():
+                self._housekeeping = threading.Thread(target=self._housekeeping_loop, name="ws-housekeeping",
+                                                      daemon=True)
+                self._housekeeping.start()
         self.stats.add(connections_opened=1)
         connection.start()
         if welcome and dialect == p.ENVELOPE:
@@ -161,7 +208,7 @@ class Hub:
                 "connection_id": connection.id,
                 "protocol_version": p.PROTOCOL_VERSION,
                 "channels": [c.value for c in p.Channel],
-                "heartbeat_interval": self.settings.ws_heartbeat_interval,
+                "heartbeat_interval": p.whole_if_integral(self.settings.ws_heartbeat_interval),
             })
         return connection
 
@@ -169,11 +216,7 @@ class Hub:
         connection.close()
         with self._lock:
             for key in connection.subscriptions:
-                subscribers = self._routes.get(key)
-                if subscribers is not None:
-                    subscribers.discard(connection)
-                    if not subscribers:
-                        del self._routes[key]
+                self._remove_route(key, connection)
             connection.subscriptions.clear()
             if self._connections.pop(connection.id, None) is not None:
                 self.stats.add(connections_closed=1, messages_sent=connection.messages_sent,
@@ -185,7 +228,7 @@ class Hub:
         if not connection.allow_inbound():
             connection.send_error(p.ErrorCode.RATE_LIMITED,
                                   f"more than {self.settings.ws_max_messages_per_second:g} messages per second")
-            if connection.rate_violations > 100:
+            if connection.flooding:
                 connection.close(p.CloseCode.POLICY_VIOLATION, "rate limit exceeded repeatedly")
             return
         message = p.decode_client_message(raw)
@@ -200,13 +243,11 @@ class Hub:
         elif isinstance(message, p.Ping):
             connection.send(p.MessageType.PONG, {})
         elif isinstance(message, p.Request):
+            # The decoder accepts only known actions (p.REQUEST_ACTIONS); agent_status is the only one.
             if message.action == "agent_status":
                 connection.send(p.MessageType.AGENT_STATUS, self.agent_status())
-            else:
-                connection.send_error(p.ErrorCode.INVALID_MESSAGE,
-                                      f"unknown request action {message.action!r}; known: agent_status")
         elif isinstance(message, p.Auth):
-            # With authentication off a token is accepted and ignored; the auth issue checks it.
+            # Authentication is not implemented yet: a token is accepted and ignored (docs/websocket.md).
             pass
 
     @staticmethod
@@ -221,33 +262,75 @@ class Hub:
         return [subscription]
 
     def subscribe(self, connection: Connection, subscription: p.Subscription, ack: bool = True) -> bool:
-        if subscription not in connection.subscriptions:
-            if len(connection.subscriptions) >= self.settings.ws_max_subscriptions:
-                connection.send_error(p.ErrorCode.TOO_MANY_SUBSCRIPTIONS,
-                                      f"at most {self.settings.ws_max_subscriptions} subscriptions per connection")
-                return False
-            if subscription.symbol is not None and subscription.channel in p.SYMBOL_CHANNELS \
-                    and not self.feed.add_symbol(subscription.symbol):
-                connection.send_error(p.ErrorCode.TOO_MANY_SUBSCRIPTIONS,
-                                      f"the server tracks at most {self.feed.max_symbols} symbols")
-                return False
+        """Subscribe, answering a refusal with an ``error``; False when refused."""
+        refusal = self.try_subscribe(connection, subscription, ack)
+        if refusal is not None:
+            connection.send_error(refusal.code, refusal.message)
+            return False
+        return True
+
+    def try_subscribe(self, connection: Connection, subscription: p.Subscription,
+                      ack: bool = True) -> p.ProtocolError | None:
+        """Subscribe (ack and snapshot queued), or the reason it cannot be, with nothing sent."""
         with self._lock:
-            connection.subscriptions.add(subscription)
-            self._routes.setdefault(subscription, set()).add(connection)
+            if subscription not in connection.subscriptions:
+                if len(connection.subscriptions) >= self.settings.ws_max_subscriptions:
+                    return p.ProtocolError(p.ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                                           f"at most {self.settings.ws_max_subscriptions} subscriptions per "
+                                           "connection")
+                # Under the lock: a release of this symbol (housekeeping) cannot slip in between.
+                if subscription.symbol is not None and subscription.channel in p.SYMBOL_CHANNELS \
+                        and not self.feed.add_symbol(subscription.symbol):
+                    return p.ProtocolError(p.ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                                           f"the server tracks at most {self.feed.max_symbols} symbols")
+                connection.subscriptions.add(subscription)
+                self._add_route(subscription, connection)
             if ack:
                 self._ack(connection, p.MessageType.SUBSCRIBED, subscription)
             self._send_snapshot(connection, subscription)
-        return True
+        return None
 
     def unsubscribe(self, connection: Connection, subscription: p.Subscription) -> None:
         with self._lock:
-            connection.subscriptions.discard(subscription)
-            subscribers = self._routes.get(subscription)
-            if subscribers is not None:
-                subscribers.discard(connection)
-                if not subscribers:
-                    del self._routes[subscription]
+            if subscription in connection.subscriptions:
+                connection.subscriptions.discard(subscription)
+                self._remove_route(subscription, connection)
             self._ack(connection, p.MessageType.UNSUBSCRIBED, subscription)
+
+    def _add_route(self, subscription: p.Subscription, connection: Connection) -> None:
+        subscribers = self._routes.get(subscription)
+        if subscribers is None:
+            subscribers = self._routes[subscription] = set()
+            symbol = subscription.symbol
+            if symbol is not None and subscription.channel in p.SYMBOL_CHANNELS:
+                self._symbol_routes[symbol] = self._symbol_routes.get(symbol, 0) + 1
+                self._release_due.pop(symbol, None)
+        subscribers.add(connection)
+
+    def _remove_route(self, subscription: p.Subscription, connection: Connection) -> None:
+        owed = self._awaiting.get(subscription)
+        if owed is not None:
+            owed.discard(connection)
+            if not owed:
+                del self._awaiting[subscription]
+        subscribers = self._routes.get(subscription)
+        if subscribers is None:
+            return
+        subscribers.discard(connection)
+        if subscribers:
+            return
+        del self._routes[subscription]
+        symbol = subscription.symbol
+        if symbol is None or subscription.channel not in p.SYMBOL_CHANNELS:
+            return
+        left = self._symbol_routes.get(symbol, 0) - 1
+        if left > 0:
+            self._symbol_routes[symbol] = left
+            return
+        self._symbol_routes.pop(symbol, None)
+        if symbol not in self.settings.symbols:
+            self._release_due[symbol] = time.monotonic() + self.release_grace_seconds
+            self._housekeeping_wake.set()
 
     @staticmethod
     def _ack(connection: Connection, kind: p.MessageType, subscription: p.Subscription) -> None:
@@ -256,22 +339,32 @@ class Hub:
         elif connection.dialect == p.FLAT_PRICE and subscription.channel is p.Channel.MARKET_DATA:
             connection.send(kind, {"symbol": subscription.symbol})
 
+    @staticmethod
+    def _send_candle_snapshot(connection: Connection, subscription: p.Subscription, candle: Candle, at: float,
+                              signals: dict[str, Any]) -> None:
+        assert subscription.symbol is not None and subscription.timeframe is not None
+        if connection.dialect == p.FLAT_CANDLES:
+            connection.enqueue(p.flat_candle(p.MessageType.FULL_UPDATE, subscription.symbol, subscription.timeframe,
+                                             candle, at, signals))
+        elif connection.dialect == p.ENVELOPE:
+            data = p.full_update(subscription.symbol, subscription.timeframe, candle, signals)
+            data["snapshot"] = True
+            connection.send(p.MessageType.FULL_UPDATE, data, p.Channel.CANDLES)
+
     def _send_snapshot(self, connection: Connection, subscription: p.Subscription) -> None:
         symbol = subscription.symbol
         if subscription.channel is p.Channel.CANDLES and symbol is not None and subscription.timeframe:
             candle = self.feed.latest_candle(symbol, subscription.timeframe)
             if candle is None:
+                # The feed is only starting this symbol: its first candle event becomes the snapshot (_fan_out).
+                self._awaiting.setdefault(subscription, set()).add(connection)
                 return
-            signals = self.signals_provider(symbol, subscription.timeframe)
-            if connection.dialect == p.FLAT_CANDLES:
-                connection.enqueue(p.flat_candle(p.MessageType.FULL_UPDATE, symbol, subscription.timeframe, candle,
-                                                 time.time(), signals))
-            else:
-                data = p.full_update(symbol, subscription.timeframe, candle, signals)
-                data["snapshot"] = True
-                connection.send(p.MessageType.FULL_UPDATE, data, p.Channel.CANDLES)
+            self._send_candle_snapshot(connection, subscription, candle, time.time(),
+                                       self.signals_provider(symbol, subscription.timeframe))
             return
         if subscription.channel in (p.Channel.MARKET_DATA, p.Channel.TICKS) and symbol is not None:
+            # No quote yet (a symbol the feed is only starting): its first live message carries exactly what a
+            # snapshot would, the latest quote.
             quote = self.feed.latest_quote(symbol)
             if quote is None:
                 return
@@ -290,32 +383,74 @@ class Hub:
             elif connection.dialect == p.FLAT_PRICE and event.type is p.MessageType.SIGNAL:
                 connection.enqueue(p.flat_signal(event))
 
-    # -- heartbeat ---------------------------------------------------------------------------------------------
+    # -- housekeeping: heartbeat and symbol release ------------------------------------------------------------
 
-    def _heartbeat_loop(self) -> None:
+    def _housekeeping_loop(self) -> None:
         interval = self.settings.ws_heartbeat_interval
+        next_beat = time.monotonic() + interval
         while True:
-            time.sleep(interval)
             with self._lock:
-                connections = list(self._connections.values())
-            if not connections:
-                continue
+                due = min(self._release_due.values(), default=next_beat)
+            self._housekeeping_wake.wait(max(0.0, min(next_beat, due) - time.monotonic()))
+            self._housekeeping_wake.clear()
             now = time.monotonic()
-            for connection in connections:
-                try:
-                    alive = connection.heartbeat(now, interval)
-                except Exception:
-                    log.exception("heartbeat of %s failed", connection.id)
+            try:
+                self.release_unused_symbols(now)
+            except Exception:
+                log.exception("releasing symbols failed")
+            if now >= next_beat:
+                self._heartbeat_all(now, interval)
+                next_beat = now + interval
+
+    def lease_symbol(self, symbol: str, seconds: float = REQUEST_LEASE_SECONDS) -> None:
+        """A request (REST) used ``symbol``: keep it in the feed at least ``seconds`` more, then release it unless
+        a subscription has taken it meanwhile. Start-up symbols are never released."""
+        if symbol in self.settings.symbols:
+            return
+        with self._lock:
+            if self._symbol_routes.get(symbol):
+                return
+            due = time.monotonic() + seconds
+            self._release_due[symbol] = max(due, self._release_due.get(symbol, due))
+        self._housekeeping_wake.set()
+
+    def release_unused_symbols(self, now: float | None = None) -> list[str]:
+        """Release from the feed the symbols whose grace period has run out with no route using them."""
+        now = time.monotonic() if now is None else now
+        released: list[str] = []
+        with self._lock:
+            for symbol, due in list(self._release_due.items()):
+                if due > now:
                     continue
-                if not alive:
-                    self.stats.add(heartbeat_closes=1)
-                    connection.close(p.CloseCode.POLICY_VIOLATION, "heartbeat timeout: no pong for three intervals")
+                del self._release_due[symbol]
+                if self._symbol_routes.get(symbol) or symbol in self.settings.symbols:
+                    continue
+                self.feed.remove_symbol(symbol)
+                released.append(symbol)
+            self.symbols_released += len(released)
+        if released:
+            log.info("released symbols no subscription uses: %s", ", ".join(released))
+        return released
+
+    def _heartbeat_all(self, now: float, interval: float) -> None:
+        with self._lock:
+            connections = list(self._connections.values())
+        for connection in connections:
+            try:
+                alive = connection.heartbeat(now, interval)
+            except Exception:
+                log.exception("heartbeat of %s failed", connection.id)
+                continue
+            if not alive:
+                self.stats.add(heartbeat_closes=1)
+                connection.close(p.CloseCode.POLICY_VIOLATION, "heartbeat timeout: no pong for three intervals")
 
     def snapshot_stats(self) -> dict[str, Any]:
         with self._lock:
             live = list(self._connections.values())
             subscriptions = sum(len(c.subscriptions) for c in live)
             routes = len(self._routes)
+            awaiting_release = len(self._release_due)
         s = self.stats
         return {
             "active_connections": len(live),
@@ -328,6 +463,9 @@ class Hub:
             "bytes_sent": s.bytes_sent + sum(c.bytes_sent for c in live),
             "messages_dropped": s.messages_dropped + sum(c.dropped for c in live),
             "slow_closes": s.slow_closes,
+            "aborted_connections": s.aborted_connections,
             "heartbeat_closes": s.heartbeat_closes,
             "errors_sent": s.errors_sent,
+            "symbols_awaiting_release": awaiting_release,
+            "symbols_released": self.symbols_released,
         }

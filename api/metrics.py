@@ -124,6 +124,14 @@ def metric_families(snapshot: dict[str, Any]) -> Iterator[Metric]:
     yield _counter("tickstream_websocket_heartbeat_closes", "Connections closed for staying silent",
                    ws.get("heartbeat_closes"))
     yield _counter("tickstream_websocket_sent_bytes", "Bytes sent to WebSocket clients", ws.get("bytes_sent"))
+    yield _counter("tickstream_websocket_aborted_connections",
+                   "Connections cut without a close frame (the socket stayed unwritable)",
+                   ws.get("aborted_connections"))
+    yield _gauge("tickstream_websocket_symbols_awaiting_release",
+                 "Symbols no client subscribes to any more, released after a grace period",
+                 ws.get("symbols_awaiting_release"))
+    yield _counter("tickstream_websocket_symbols_released", "Symbols the feed stopped tracking for want of clients",
+                   ws.get("symbols_released"))
 
 
 class _SnapshotCollector(Collector):

@@ -81,7 +81,6 @@ class ErrorCode(str, Enum):
     INVALID_TIMEFRAME = "invalid_timeframe"
     TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
     RATE_LIMITED = "rate_limited"
-    INVALID_MESSAGE = "invalid_message"
 
 
 class CloseCode(int, Enum):
@@ -136,10 +135,18 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Auth:
-    token: str
+    """An ``auth`` message; ``token`` is None when it carries none. Accepted and ignored until authentication is
+    configured (then a missing or failed token will close the connection with 1008)."""
+
+    token: str | None
 
 
 ClientMessage = Subscribe | Unsubscribe | Ping | Request | Auth
+
+CLIENT_TYPES = (MessageType.SUBSCRIBE, MessageType.UNSUBSCRIBE, MessageType.PING, MessageType.REQUEST,
+                MessageType.AUTH)
+# Actions of a ``request`` and the message type that answers each.
+REQUEST_ACTIONS = {"agent_status": MessageType.AGENT_STATUS}
 
 
 class _Envelope(BaseModel):
@@ -148,7 +155,7 @@ class _Envelope(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     type: str
-    data: dict[str, Any] | None = None
+    data: Any = None
     channel: Any = None
     symbol: Any = None
     timeframe: Any = None
@@ -187,45 +194,82 @@ def parse_subscription(channel: Any, symbol: Any, timeframe: Any,
 
 
 def decode_client_message(raw: str | bytes) -> ClientMessage | ProtocolError:
-    """Decode one client frame into a typed message, or the error to send back. Never raises."""
+    """Decode one client frame into a typed message, or the error to send back. Never raises.
+
+    Every refusal carries one of PROTOCOL.md's codes: not JSON, or JSON that is not an object → ``invalid_json``;
+    no string ``type``, an unknown one, or a ``request`` without a known action → ``unknown_type``; a subscribe
+    whose ``data`` is not an object, or that names neither a channel nor a symbol → ``unknown_channel``.
+    """
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return ProtocolError(ErrorCode.INVALID_JSON, f"not valid JSON: {exc}")
     if not isinstance(payload, dict):
-        return ProtocolError(ErrorCode.INVALID_MESSAGE, "a message must be a JSON object with a 'type'")
+        return ProtocolError(ErrorCode.INVALID_JSON,
+                             f"a message must be a JSON object such as {{\"type\": \"ping\"}}, not "
+                             f"{_json_kind(payload)}")
+    known = ", ".join(t.value for t in CLIENT_TYPES)
+    kind = payload.get("type")
+    if not isinstance(kind, str):
+        return ProtocolError(ErrorCode.UNKNOWN_TYPE, f"a message needs a string 'type', one of: {known}")
     try:
         envelope = _Envelope.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "message"
-        return ProtocolError(ErrorCode.INVALID_MESSAGE, f"{where}: {first['msg']}")
-    data = envelope.data or {}
-    kind = envelope.type
+    except ValidationError as exc:  # not expected: every field but 'type' takes any value
+        return ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unreadable message: {exc.errors()[0]['msg']}")
+    data = envelope.data
     if kind in (MessageType.SUBSCRIBE.value, MessageType.UNSUBSCRIBE.value):
+        if data is not None and not isinstance(data, dict):
+            return ProtocolError(ErrorCode.UNKNOWN_CHANNEL,
+                                 f"{kind} needs 'data' to be an object such as "
+                                 '{"channel": "market_data", "symbol": "AAPL"}')
+        data = data or {}
         # Fields may sit in "data" (envelope form) or at the top level (flat form); data wins.
-        subscription = parse_subscription(
-            data.get("channel", envelope.channel),
-            data.get("symbol", envelope.symbol),
-            data.get("timeframe", envelope.timeframe),
-        )
+        channel = data.get("channel", envelope.channel)
+        symbol = data.get("symbol", envelope.symbol)
+        if channel is None and symbol is None:
+            names = ", ".join(c.value for c in Channel)
+            return ProtocolError(ErrorCode.UNKNOWN_CHANNEL, f"{kind} needs data.channel (one of: {names}) or a symbol")
+        subscription = parse_subscription(channel, symbol, data.get("timeframe", envelope.timeframe))
         if isinstance(subscription, ProtocolError):
             return subscription
         return Subscribe(subscription) if kind == MessageType.SUBSCRIBE.value else Unsubscribe(subscription)
+    fields = data if isinstance(data, dict) else {}
     if kind == MessageType.PING.value:
         return Ping()
     if kind == MessageType.REQUEST.value:
-        action = data.get("action", payload.get("action"))
+        action = fields.get("action", payload.get("action"))
+        actions = ", ".join(REQUEST_ACTIONS)
         if not isinstance(action, str) or not action:
-            return ProtocolError(ErrorCode.INVALID_MESSAGE, "request needs data.action (e.g. 'agent_status')")
+            return ProtocolError(ErrorCode.UNKNOWN_TYPE, f"request needs data.action, one of: {actions}")
+        if action not in REQUEST_ACTIONS:
+            return ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown request action {action!r}; known actions: {actions}")
         return Request(action)
     if kind == MessageType.AUTH.value:
-        token = data.get("token", payload.get("token"))
-        if not isinstance(token, str) or not token:
-            return ProtocolError(ErrorCode.INVALID_MESSAGE, "auth needs data.token")
-        return Auth(token)
-    known = "subscribe, unsubscribe, ping, request, auth"
+        token = fields.get("token", payload.get("token"))
+        return Auth(token if isinstance(token, str) and token else None)
     return ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}; client types: {known}")
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"
+
+
+def query_flag(value: str | None) -> bool:
+    """A yes/no query parameter (``?batch=1``, ``true``, ``yes``, ``on``), the same on every route."""
+    return value is not None and value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def whole_if_integral(value: float) -> float | int:
+    """30.0 → 30 on the wire; 0.5 stays 0.5."""
+    return int(value) if float(value).is_integer() else value
 
 
 # -- server messages ------------------------------------------------------------------------------------------------

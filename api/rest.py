@@ -204,8 +204,9 @@ _TRACKER_WAIT_SECONDS = 5.0
 
 def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict[str, Any], int]],
                           live_metrics: Callable[[], dict[str, Any]], signals: SignalEngine | None = None, *,
-                          peer_route: bool = False) -> Blueprint:
-    """The REST blueprint. ``peer_route`` adds ``/bench/peer``, a bare JSON route bench/rest.py measures against."""
+                          peer_route: bool = False, lease_symbol: Callable[[str], None] | None = None) -> Blueprint:
+    """The REST blueprint. ``peer_route`` adds ``/bench/peer``, a bare JSON route bench/rest.py measures against.
+    ``lease_symbol`` is told of every symbol the signals routes have the feed follow, so it can be let go later."""
     api = Blueprint("tickstream_api", __name__)
     exporter = PrometheusExporter(live_metrics)
 
@@ -269,6 +270,8 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
                 return bool(signals.trackers(symbol))
             return signals.tracker(symbol, timeframe) is not None
 
+        if lease_symbol is not None:
+            lease_symbol(symbol)
         if ready():
             return True
         _source_call(lambda: market.quote_sourced(symbol))  # 404 for a symbol no source knows

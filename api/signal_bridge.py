@@ -30,9 +30,9 @@ SEED_WINDOW = 300
 class SignalEngine:
     """One ``SignalTracker`` per (symbol, timeframe), fed on the feed thread.
 
-    Thread rules: ``seed`` and ``candle_closed`` run only on the feed thread (the LiveFeed calls them); every other
-    method may run on any thread. Trackers publish immutable snapshots, and the tracker table is replaced whole
-    (copy-on-write), so readers need no lock.
+    Thread rules: ``seed``, ``candle_closed`` and ``drop_symbol`` run only on the feed thread (the LiveFeed calls
+    them); every other method may run on any thread. Trackers publish immutable snapshots, and the tracker table is
+    replaced whole (copy-on-write), so readers need no lock.
     """
 
     def __init__(self, timeframes: Iterable[Timeframe] = ALL_TIMEFRAMES, config: TrackerConfig | None = None,
@@ -50,6 +50,11 @@ class SignalEngine:
         tracker = SignalTracker(symbol, timeframe, self.config)
         tracker.seed(seed_window(candles, timeframe, self.seed_window))
         self._trackers = {**self._trackers, (symbol, timeframe): tracker}
+
+    def drop_symbol(self, symbol: str) -> None:
+        """Let go of every tracker of ``symbol`` (the feed stopped tracking it)."""
+        if any(s == symbol for s, _ in self._trackers):
+            self._trackers = {key: t for key, t in self._trackers.items() if key[0] != symbol}
 
     def candle_closed(self, event: CandleEvent) -> list[tuple[str, Any]]:
         tracker = self._trackers.get((event.symbol, event.timeframe))

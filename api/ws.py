@@ -10,12 +10,15 @@ from flask import Flask, request
 from flask_sock import ConnectionClosed, Sock
 
 from api import protocol as p
-from api.connection import Connection, SerializedSocket
+from api.connection import CLOSE_TIMEOUT_SECONDS, Connection, SerializedSocket
 from api.hub import Hub
 from feeds.models import InvalidInput, Timeframe, parse_symbol
 from settings import Settings
 
 log = logging.getLogger(__name__)
+
+# How long the server waits for the client's reply to its close frame before it cuts the connection.
+CLOSE_HANDSHAKE_SECONDS = 3.0
 
 
 def timeframe_of(subscription: p.Subscription) -> Timeframe:
@@ -34,6 +37,10 @@ def _query_subscriptions(connection: Connection, hub: Hub, values: list[str]) ->
             hub.subscribe(connection, subscription)
 
 
+def _batch() -> bool:
+    return p.query_flag(request.args.get("batch"))
+
+
 def _serve(hub: Hub, ws: Any, connection: Connection) -> None:
     """Read client frames until the client leaves or the connection is closed; always release the connection."""
     try:
@@ -45,15 +52,37 @@ def _serve(hub: Hub, ws: Any, connection: Connection) -> None:
         pass
     finally:
         hub.close(connection)
-        _await_close_handshake(ws)
+        _finish(ws, connection)
 
 
-def _await_close_handshake(ws: Any, timeout: float = 3.0) -> None:
-    """After the server closed, let the client answer before the handler returns.
+def _finish(ws: Any, connection: Connection | None = None) -> None:
+    """End the session so that nothing but whole WebSocket frames ever reaches the client, then cut the TCP
+    connection before the handler returns.
 
-    Under Werkzeug, flask-sock's handler return writes an HTTP response onto the socket; arriving before the
-    client's close reply, those bytes would look like a broken frame to the client instead of a clean close.
+    What happens after the handler returns depends on the server: flask-sock sends a close frame if none was
+    sent, then under Werkzeug the server writes an HTTP response (``HTTP/1.1 200 OK…``) onto the same socket, and
+    under gunicorn (gevent) the worker closes the socket without writing. Werkzeug's bytes would land after the
+    last frame, or inside one still half written to a slow client. So here: the sender finishes (its close frame
+    written, or the connection cut when it could not be), a close frame is sent if nobody sent one, the client
+    gets a moment to answer it, and the socket is shut down both ways: later writes fail instead of reaching the
+    client (Werkzeug treats that as a dropped connection).
     """
+    sock: SerializedSocket = ws.sock
+    if connection is not None:
+        connection.join_sender(connection.close_timeout + 2.0)
+    if ws.connected and not sock.shut:
+        try:
+            ws.close()
+        except Exception:  # ConnectionClosed, or wsproto refusing in a closing state
+            log.debug("close at the end of the session failed", exc_info=True)
+    if sock.drain(time.monotonic() + CLOSE_TIMEOUT_SECONDS):
+        _await_close_handshake(ws)
+    sock.shutdown()
+
+
+def _await_close_handshake(ws: Any, timeout: float = CLOSE_HANDSHAKE_SECONDS) -> None:
+    """After the server's close frame went out, let the client answer it (simple-websocket's reader ends when the
+    reply arrives, or when the client goes)."""
     reader = getattr(ws, "thread", None)
     if reader is not None and reader.is_alive():
         reader.join(timeout)
@@ -65,7 +94,14 @@ def _reject(ws: Any, message: str) -> None:
         ws.close(reason=int(p.CloseCode.POLICY_VIOLATION), message=message[:120])
     except ConnectionClosed:
         pass
-    _await_close_handshake(ws)
+    _finish(ws)
+
+
+def _refuse(hub: Hub, ws: Any, connection: Connection, refusal: p.ProtocolError) -> None:
+    """A seed-dialect connection whose subscription the server refuses (its symbol limit): close 1008 with the
+    reason, as for a bad URL, rather than an open connection that carries nothing."""
+    connection.close(p.CloseCode.POLICY_VIOLATION, refusal.message[:120])
+    _serve(hub, ws, connection)
 
 
 def init_websocket_routes(server: Flask, hub: Hub, settings: Settings) -> Sock:
@@ -82,8 +118,7 @@ def init_websocket_routes(server: Flask, hub: Hub, settings: Settings) -> Sock:
     @sock.route("/ws")
     def ws_envelope(ws: Any) -> None:
         prepare(ws)
-        batch = request.args.get("batch", "").lower() in ("1", "true", "yes")
-        connection = hub.open(ws, p.ENVELOPE, batch=batch)
+        connection = hub.open(ws, p.ENVELOPE, batch=_batch())
         _query_subscriptions(connection, hub, request.args.getlist("subscribe"))
         _serve(hub, ws, connection)
 
@@ -95,7 +130,7 @@ def init_websocket_routes(server: Flask, hub: Hub, settings: Settings) -> Sock:
     @sock.route("/ws/signals")
     def ws_signals(ws: Any) -> None:
         prepare(ws)
-        connection = hub.open(ws, p.ENVELOPE, batch=request.args.get("batch") == "1")
+        connection = hub.open(ws, p.ENVELOPE, batch=_batch())
         hub.subscribe(connection, p.Subscription(p.Channel.SIGNALS))
         _serve(hub, ws, connection)
 
@@ -107,8 +142,11 @@ def init_websocket_routes(server: Flask, hub: Hub, settings: Settings) -> Sock:
         except InvalidInput as exc:
             _reject(ws, exc.message)
             return
-        connection = hub.open(ws, p.ENVELOPE, batch=request.args.get("batch") == "1")
-        hub.subscribe(connection, p.Subscription(p.Channel.MARKET_DATA, parsed))
+        connection = hub.open(ws, p.ENVELOPE, batch=_batch())
+        refusal = hub.try_subscribe(connection, p.Subscription(p.Channel.MARKET_DATA, parsed))
+        if refusal is not None:
+            _refuse(hub, ws, connection, refusal)
+            return
         _serve(hub, ws, connection)
 
     @sock.route("/ws/market/<symbol>/<timeframe>")
@@ -119,15 +157,12 @@ def init_websocket_routes(server: Flask, hub: Hub, settings: Settings) -> Sock:
         except InvalidInput as exc:
             _reject(ws, exc.message)
             return
-        # This dialect promises a full_update first: let the feed start the symbol before subscribing.
-        if subscription.symbol is not None and hub.feed.add_symbol(subscription.symbol):
-            deadline = time.monotonic() + max(5.0, 3 * hub.feed.interval)
-            while hub.feed.latest_candle(subscription.symbol, timeframe_of(subscription)) is None \
-                    and time.monotonic() < deadline:
-                time.sleep(0.02)
+        # This dialect promises a full_update first: for a symbol the feed is only starting, the hub sends it
+        # when the first candle exists (an owed snapshot), so nothing waits here.
         connection = hub.open(ws, p.FLAT_CANDLES)
-        if not hub.subscribe(connection, subscription, ack=False):
-            hub.close(connection)
+        refusal = hub.try_subscribe(connection, subscription, ack=False)
+        if refusal is not None:
+            _refuse(hub, ws, connection, refusal)
             return
         _serve(hub, ws, connection)
 

@@ -3,6 +3,10 @@
     python examples/ws_client.py --url ws://127.0.0.1:8000/ws --symbol AAPL --timeframe 1m [--count 20]
 
 Needs only ``websocket-client`` (pip install websocket-client).
+
+Reconnecting: after any end of a connection (refused, dropped, or closed by the server) the client waits 0.5 s,
+1 s, 2 s … up to 30 s (with jitter) before the next attempt. The delay starts again from 0.5 s only after a
+connection has stayed up for a good minute, so a server that accepts and at once closes is not hammered.
 """
 
 from __future__ import annotations
@@ -12,8 +16,12 @@ import json
 import random
 import sys
 import time
+from typing import Any
 
 import websocket
+
+# A connection that lasted this long was a good one: the next reconnect starts the backoff from the beginning.
+GOOD_CONNECTION_SECONDS = 60.0
 
 
 def subscriptions(symbol: str, timeframe: str) -> list[dict[str, object]]:
@@ -24,68 +32,121 @@ def subscriptions(symbol: str, timeframe: str) -> list[dict[str, object]]:
     ]
 
 
-def messages(frame: str) -> list[dict[str, object]]:
-    """Unwrap a frame: a single message, or a batch of them (?batch=1)."""
+def messages(frame: str | bytes) -> list[dict[str, Any]]:
+    """Unwrap a frame: a single message, or a batch of them (?batch=1). ValueError if it is not a message."""
     message = json.loads(frame)
-    return message["data"] if message.get("type") == "batch" else [message]
+    if not isinstance(message, dict):
+        raise ValueError("not a JSON object")
+    items = message["data"] if message.get("type") == "batch" else [message]
+    return [m for m in items if isinstance(m, dict)]
 
 
-def describe(message: dict[str, object]) -> str | None:
-    kind = message["type"]
-    data = message.get("data") or {}
-    assert isinstance(data, dict)
+def describe(message: dict[str, Any]) -> str | None:
+    """One printable line for the messages this client shows; None for the others (acks, pongs, unknown types)."""
+    kind = message.get("type")
+    data = message.get("data")
+    if not isinstance(data, dict):
+        return None
     if kind == "market_data":
-        return f"{data['symbol']:>8} {data['price']:>12} bid {data['bid']} ask {data['ask']}"
+        return f"{data.get('symbol'):>8} {data.get('price'):>12} bid {data.get('bid')} ask {data.get('ask')}"
     if kind in ("candle_update", "full_update"):
-        c = data["candle"]
-        mark = "closed" if kind == "full_update" else "      "
-        prices = f"O {c['open']} H {c['high']} L {c['low']} C {c['close']}"
-        return f"{data['symbol']:>8} {data['timeframe']:>3} {mark} {prices}"
+        c = data.get("candle") or {}
+        if data.get("snapshot"):
+            mark = "snapshot"  # the state right after subscribing, not a candle that just closed
+        elif kind == "full_update":
+            mark = "closed  "
+        else:
+            mark = "        "
+        prices = f"O {c.get('open')} H {c.get('high')} L {c.get('low')} C {c.get('close')}"
+        return f"{data.get('symbol'):>8} {data.get('timeframe'):>3} {mark} {prices}"
     if kind == "signal":
-        return f"{data['symbol']:>8} SIGNAL {data['side']} {data['confidence']:.2f} ({data['timeframe']})"
+        confidence = data.get("confidence")
+        shown = f"{confidence:.2f}" if isinstance(confidence, (int, float)) else confidence
+        return f"{data.get('symbol'):>8} SIGNAL {data.get('side')} {shown} ({data.get('timeframe')})"
     if kind == "error":
-        return f"error {data['code']}: {data['message']}"
+        return f"error {data.get('code')}: {data.get('message')}"
     return None
 
 
-def run(url: str, symbol: str, timeframe: str, count: int | None) -> int:
-    """Stream until ``count`` messages were printed (or forever); reconnect with backoff when the link drops."""
+def close_reason(payload: bytes) -> str:
+    if len(payload) < 2:
+        return "no status"
+    code = int.from_bytes(payload[:2], "big")
+    reason = payload[2:].decode("utf-8", "replace")
+    return f"{code} {reason}".strip()
+
+
+def stream(ws: websocket.WebSocket, symbol: str, timeframe: str, count: int | None, printed: int) -> tuple[int, str]:
+    """Subscribe and print until ``count`` lines were printed or the connection ends; returns the new number of
+    printed lines and why the connection ended."""
+    last_seq = 0
+    for message in subscriptions(symbol, timeframe):
+        ws.send(json.dumps(message))
+    while count is None or printed < count:
+        opcode, payload = ws.recv_data()
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return printed, f"server closed the connection ({close_reason(payload)})"
+        if opcode != websocket.ABNF.OPCODE_TEXT:
+            continue
+        try:
+            batch = messages(payload)
+        except (ValueError, KeyError):
+            print(f"ignoring a frame that is not a message: {payload[:80]!r}", file=sys.stderr)
+            continue
+        for message in batch:
+            seq = message.get("seq")
+            if isinstance(seq, int):
+                if last_seq and seq != last_seq + 1:
+                    print(f"missed {seq - last_seq - 1} messages; resubscribing", file=sys.stderr)
+                    for sub in subscriptions(symbol, timeframe):
+                        ws.send(json.dumps(sub))
+                last_seq = seq
+            line = describe(message)
+            if line:
+                print(line, flush=True)
+                printed += 1
+                if count is not None and printed >= count:
+                    break
+    return printed, "done"
+
+
+def backoff(attempt: int) -> float:
+    """0.5 s, 1 s, 2 s … capped at 30 s, each ±25 % so that many clients do not come back at the same instant."""
+    return min(30.0, 0.5 * 2**attempt) * random.uniform(0.75, 1.25)
+
+
+def run(url: str, symbol: str, timeframe: str, count: int | None, max_reconnects: int | None = None) -> int:
+    """Stream until ``count`` messages were printed (or forever); reconnect with backoff whenever the connection
+    ends. With ``max_reconnects``, give up (exit status 1) after that many reconnects."""
     printed = 0
     attempt = 0
-    while count is None or printed < count:
+    reconnects = 0
+    while True:
         try:
             ws = websocket.create_connection(url, timeout=60)
-        except OSError as exc:
-            delay = min(30.0, 0.5 * 2**attempt) * random.uniform(0.75, 1.25)
-            attempt += 1
-            print(f"connect failed ({exc}); retrying in {delay:.1f} s", file=sys.stderr)
-            time.sleep(delay)
-            continue
-        attempt = 0
-        last_seq = 0
-        try:
-            for message in subscriptions(symbol, timeframe):
-                ws.send(json.dumps(message))
-            while count is None or printed < count:
-                for message in messages(ws.recv()):
-                    seq = message.get("seq")
-                    if isinstance(seq, int):
-                        if last_seq and seq != last_seq + 1:
-                            print(f"missed {seq - last_seq - 1} messages; resubscribing", file=sys.stderr)
-                            for sub in subscriptions(symbol, timeframe):
-                                ws.send(json.dumps(sub))
-                        last_seq = seq
-                    line = describe(message)
-                    if line:
-                        print(line, flush=True)
-                        printed += 1
-                        if count is not None and printed >= count:
-                            break
-        except (websocket.WebSocketException, OSError) as exc:
-            print(f"connection lost ({exc}); reconnecting", file=sys.stderr)
-        finally:
-            ws.close()
-    return 0
+        except (OSError, websocket.WebSocketException) as exc:
+            reason, verb = f"connect failed ({exc})", "retrying"
+        else:
+            connected_at = time.monotonic()
+            try:
+                printed, reason = stream(ws, symbol, timeframe, count, printed)
+            except (websocket.WebSocketException, OSError) as exc:
+                reason = f"connection lost ({exc})"
+            finally:
+                ws.close()
+            if count is not None and printed >= count:
+                return 0
+            verb = "reconnecting"
+            if time.monotonic() - connected_at >= GOOD_CONNECTION_SECONDS:
+                attempt = 0
+        if max_reconnects is not None and reconnects >= max_reconnects:
+            print(f"{reason}; giving up after {reconnects} reconnects", file=sys.stderr)
+            return 1
+        delay = backoff(attempt)
+        attempt += 1
+        reconnects += 1
+        print(f"{reason}; {verb} in {delay:.1f} s", file=sys.stderr)
+        time.sleep(delay)
 
 
 def main() -> int:
@@ -94,8 +155,13 @@ def main() -> int:
     parser.add_argument("--symbol", default="AAPL")
     parser.add_argument("--timeframe", default="1m")
     parser.add_argument("--count", type=int, default=None, help="stop after this many printed messages")
+    parser.add_argument("--max-reconnects", type=int, default=None,
+                        help="give up (exit status 1) after this many reconnects")
     args = parser.parse_args()
-    return run(args.url, args.symbol, args.timeframe, args.count)
+    try:
+        return run(args.url, args.symbol, args.timeframe, args.count, args.max_reconnects)
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -29,6 +29,9 @@ class CandleCloseListener(Protocol):
 
     def seed(self, symbol: str, timeframe: Timeframe, candles: list[Candle]) -> None: ...
 
+    # Optional: ``drop_symbol(symbol)``, called on the feed thread when the feed stops tracking a symbol, so the
+    # listener can let go of that symbol's state.
+
 
 def market_topic(symbol: str) -> str:
     return f"market_data.{symbol}"
@@ -48,7 +51,11 @@ class LiveFeed:
     One thread (``tickstream-feed``) runs ``run_once`` every ``interval`` seconds under a supervisor that logs,
     counts and restarts it after any exception (``SystemExit`` included: test servers raise it in every thread).
     Builder and listener state is touched only by that thread; ``latest_quote``/``latest_candle`` read immutable
-    values from dicts that the feed thread replaces item by item, so readers need no lock.
+    values from dicts that the feed thread replaces item by item, so readers need no lock. ``add_symbol`` and
+    ``remove_symbol`` may be called from any thread: they only queue the change (under ``_pending_lock``), which the
+    feed thread applies at the start of its next iteration; a removal also drops the symbol's builder state,
+    snapshots and listener state (``drop_symbol``) there. Adding a symbol whose removal is still queued cancels the
+    removal.
 
     A source may also offer ``path_quotes(symbol, after, until, limit)``: the prices it passed through between two
     samples (a replay's candle waypoints). They are applied before the sampled quote, so candles come out whole
@@ -82,11 +89,15 @@ class LiveFeed:
         self._builder = CandleBuilder(self.timeframes)
         self._symbols: tuple[str, ...] = ()
         self._pending: list[str] = list(dict.fromkeys(symbols))
+        # Symbols to stop tracking at the next iteration.
+        self._removing: list[str] = []
         self._pending_lock = threading.Lock()
         # (symbol, timeframe) pairs whose listener state (signal trackers) is still to be seeded.
         self._listener_backlog: deque[tuple[str, Timeframe]] = deque()
         # Symbols whose first quote failed: (next attempt on the monotonic clock, failures so far).
         self._retry: dict[str, tuple[float, int]] = {}
+        # Symbols the feed thread is starting right now: out of the pending list, not yet tracked or retrying.
+        self._admitting: tuple[str, ...] = ()
         self._quotes: dict[str, Quote] = {}
         self._candles: dict[tuple[str, Timeframe], Candle] = {}
         self._stop = threading.Event()
@@ -100,8 +111,8 @@ class LiveFeed:
     def symbols(self) -> tuple[str, ...]:
         """Tracked symbols, then those waiting to start (new, or retrying after a failed first quote)."""
         with self._pending_lock:
-            waiting = [s for s in (*self._pending, *self._retry) if s not in self._symbols]
-            return self._symbols + tuple(dict.fromkeys(waiting))
+            waiting = [s for s in (*self._admitting, *self._pending, *self._retry) if s not in self._symbols]
+            return tuple(s for s in (*self._symbols, *dict.fromkeys(waiting)) if s not in self._removing)
 
     def latest_quote(self, symbol: str) -> Quote | None:
         return self._quotes.get(symbol)
@@ -112,12 +123,28 @@ class LiveFeed:
     def add_symbol(self, symbol: str) -> bool:
         """Start tracking ``symbol`` from the next iteration; False when the symbol limit is reached."""
         with self._pending_lock:
-            if symbol in self._symbols or symbol in self._pending:
+            if symbol in self._removing:
+                # Still tracked (or on its way in): wanted again before the feed thread let it go.
+                self._removing.remove(symbol)
                 return True
-            if len(self._symbols) + len(self._pending) >= self.max_symbols:
+            if symbol in self._symbols or symbol in self._pending or symbol in self._retry \
+                    or symbol in self._admitting:
+                return True
+            # Every symbol on its way in counts against the limit, not only those already tracked.
+            wanted = {*self._symbols, *self._admitting, *self._pending, *self._retry}.difference(self._removing)
+            if len(wanted) >= self.max_symbols:
                 return False
             self._pending.append(symbol)
             return True
+
+    def remove_symbol(self, symbol: str) -> None:
+        """Stop tracking ``symbol`` from the next iteration (its quotes, candles and listener state go)."""
+        with self._pending_lock:
+            if symbol in self._pending:
+                self._pending.remove(symbol)
+            # Queued even when it is nowhere to be seen: the feed thread may be starting it right now.
+            if symbol not in self._removing:
+                self._removing.append(symbol)
 
     # -- thread management ----------------------------------------------------------------------------------------
 
@@ -172,6 +199,7 @@ class LiveFeed:
     # -- one iteration (feed thread, or a test) ---------------------------------------------------------------------
 
     def run_once(self) -> None:
+        self._apply_removals()
         self._admit_pending()
         newest = 0.0
         for symbol in self._symbols:
@@ -191,29 +219,56 @@ class LiveFeed:
         self._seed_one_listener()
         self.iterations += 1
 
+    def _apply_removals(self) -> None:
+        with self._pending_lock:
+            removing, self._removing = self._removing, []
+            if not removing:
+                return
+            self._symbols = tuple(s for s in self._symbols if s not in removing)
+            for symbol in removing:
+                self._retry.pop(symbol, None)
+        gone = set(removing)
+        for symbol in removing:
+            self._builder.forget(symbol)
+            self._quotes.pop(symbol, None)
+            for timeframe in self.timeframes:
+                self._candles.pop((symbol, timeframe), None)
+        self._listener_backlog = deque(item for item in self._listener_backlog if item[0] not in gone)
+        drop = getattr(self.listener, "drop_symbol", None)
+        if drop is not None:
+            for symbol in removing:
+                drop(symbol)
+        log.info("stopped tracking %s", ", ".join(removing))
+
     def _admit_pending(self) -> None:
+        now = time.monotonic()
         with self._pending_lock:
             pending, self._pending = self._pending, []
-        now = time.monotonic()
-        for symbol, (due, _) in list(self._retry.items()):
-            if due <= now and symbol not in pending:
-                pending.append(symbol)
-        for symbol in pending:
-            if symbol in self._symbols:
-                continue
-            try:
-                quote = self.source.quote(symbol)
-            except Exception as exc:
-                # Keep trying with backoff (1 s, 2 s, 4 s … 60 s): a provider that is down at start-up comes back.
-                failures = self._retry.get(symbol, (0.0, 0))[1] + 1
-                self._retry[symbol] = (now + min(60.0, 2.0 ** (failures - 1)), failures)
-                self.stats.record_error(f"{symbol}: {type(exc).__name__}: {exc}")
-                log.warning("cannot start tracking %s (attempt %d): %s", symbol, failures, exc)
-                continue
-            self._retry.pop(symbol, None)
-            self._seed(symbol, quote)
+            for symbol, (due, _) in list(self._retry.items()):
+                if due <= now and symbol not in pending:
+                    pending.append(symbol)
+            self._admitting = tuple(pending)
+        try:
+            for symbol in pending:
+                if symbol in self._symbols:
+                    continue
+                try:
+                    quote = self.source.quote(symbol)
+                except Exception as exc:
+                    # Keep trying with backoff (1 s, 2 s … 60 s): a provider that is down at start-up comes back.
+                    with self._pending_lock:
+                        failures = self._retry.get(symbol, (0.0, 0))[1] + 1
+                        self._retry[symbol] = (now + min(60.0, 2.0 ** (failures - 1)), failures)
+                    self.stats.record_error(f"{symbol}: {type(exc).__name__}: {exc}")
+                    log.warning("cannot start tracking %s (attempt %d): %s", symbol, failures, exc)
+                    continue
+                self._seed(symbol, quote)
+                with self._pending_lock:
+                    self._retry.pop(symbol, None)
+                    self._symbols = (*self._symbols, symbol)
+        finally:
             with self._pending_lock:
-                self._symbols = (*self._symbols, symbol)
+                self._admitting = ()
 
     def _seed(self, symbol: str, quote: Quote) -> None:
         self._quotes[symbol] = quote

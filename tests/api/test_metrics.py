@@ -141,7 +141,8 @@ def test_families_follow_the_snapshot() -> None:
         "cache": {"hits": 3, "misses": 1, "stale_reads": 2, "writes": 5, "errors": 0, "hit_rate": 0.75},
         "bus": {"published": 40, "handler_errors": 0},
         "websocket": {"active_connections": 2, "subscriptions": 3, "connections_opened": 5, "messages_sent": 90,
-                      "frames_sent": 80, "messages_dropped": 4, "slow_closes": 1, "bytes_sent": 4096},
+                      "frames_sent": 80, "messages_dropped": 4, "slow_closes": 1, "bytes_sent": 4096,
+                      "aborted_connections": 1, "symbols_awaiting_release": 2, "symbols_released": 6},
     }
     exporter = PrometheusExporter(lambda: snapshot)
     values = samples(exporter.render().decode())
@@ -156,6 +157,9 @@ def test_families_follow_the_snapshot() -> None:
     assert values[("tickstream_websocket_messages_dropped_total", ())] == 4
     assert values[("tickstream_websocket_connections", ())] == 2
     assert values[("tickstream_websocket_sent_bytes_total", ())] == 4096
+    assert values[("tickstream_websocket_aborted_connections_total", ())] == 1
+    assert values[("tickstream_websocket_symbols_awaiting_release", ())] == 2
+    assert values[("tickstream_websocket_symbols_released_total", ())] == 6
     # A counter the hub does not report (yet) reads 0 instead of failing the scrape.
     assert values[("tickstream_websocket_heartbeat_closes_total", ())] == 0
     assert len(list(metric_families(snapshot))) == len({f.name for f in metric_families(snapshot)})

@@ -37,6 +37,12 @@ SUB = p.Subscribe
         ('{"type":"ping","data":{"nonce":5}}', p.Ping()),
         ('{"type":"request","data":{"action":"agent_status"}}', p.Request("agent_status")),
         ('{"type":"auth","data":{"token":"abc"}}', p.Auth("abc")),
+        # Authentication is not implemented: any auth message is accepted (and ignored by the hub).
+        ('{"type":"auth","data":{"token":""}}', p.Auth(None)),
+        ('{"type":"auth"}', p.Auth(None)),
+        ('{"type":"subscribe","data":{"symbol":"msft"}}', SUB(p.Subscription(p.Channel.MARKET_DATA, "MSFT"))),
+        ('{"type":"subscribe","data":null,"symbol":"msft"}', SUB(p.Subscription(p.Channel.MARKET_DATA, "MSFT"))),
+        ('{"type":"ping","data":"anything"}', p.Ping()),
     ],
 )
 def test_decode_good_messages(raw: str, expected: p.ClientMessage) -> None:
@@ -50,11 +56,18 @@ def test_decode_good_messages(raw: str, expected: p.ClientMessage) -> None:
         ("not json", p.ErrorCode.INVALID_JSON),
         ('{"type":"subscribe"', p.ErrorCode.INVALID_JSON),
         ("", p.ErrorCode.INVALID_JSON),
-        ("[1,2]", p.ErrorCode.INVALID_MESSAGE),
-        ('"subscribe"', p.ErrorCode.INVALID_MESSAGE),
-        ("{}", p.ErrorCode.INVALID_MESSAGE),
-        ('{"type":5}', p.ErrorCode.INVALID_MESSAGE),
-        ('{"type":"subscribe","data":"AAPL"}', p.ErrorCode.INVALID_MESSAGE),
+        ("[1,2]", p.ErrorCode.INVALID_JSON),
+        ('"subscribe"', p.ErrorCode.INVALID_JSON),
+        ("5", p.ErrorCode.INVALID_JSON),
+        ("null", p.ErrorCode.INVALID_JSON),
+        ("{}", p.ErrorCode.UNKNOWN_TYPE),
+        ('{"type":5}', p.ErrorCode.UNKNOWN_TYPE),
+        ('{"type":null,"data":{}}', p.ErrorCode.UNKNOWN_TYPE),
+        ('{"type":"subscribe","data":"AAPL"}', p.ErrorCode.UNKNOWN_CHANNEL),
+        ('{"type":"subscribe","data":[1]}', p.ErrorCode.UNKNOWN_CHANNEL),
+        ('{"type":"subscribe"}', p.ErrorCode.UNKNOWN_CHANNEL),
+        ('{"type":"subscribe","data":{}}', p.ErrorCode.UNKNOWN_CHANNEL),
+        ('{"type":"unsubscribe","data":{"timeframe":"1m"}}', p.ErrorCode.UNKNOWN_CHANNEL),
         ('{"type":"hello"}', p.ErrorCode.UNKNOWN_TYPE),
         ('{"type":"subscribe","data":{"channel":"news","symbol":"AAPL"}}', p.ErrorCode.UNKNOWN_CHANNEL),
         ('{"type":"subscribe","data":{"channel":7,"symbol":"AAPL"}}', p.ErrorCode.UNKNOWN_CHANNEL),
@@ -67,8 +80,10 @@ def test_decode_good_messages(raw: str, expected: p.ClientMessage) -> None:
          p.ErrorCode.INVALID_TIMEFRAME),
         ('{"type":"subscribe","data":{"channel":"candles","symbol":"AAPL","timeframe":1}}',
          p.ErrorCode.INVALID_TIMEFRAME),
-        ('{"type":"request","data":{}}', p.ErrorCode.INVALID_MESSAGE),
-        ('{"type":"auth","data":{"token":""}}', p.ErrorCode.INVALID_MESSAGE),
+        ('{"type":"request","data":{}}', p.ErrorCode.UNKNOWN_TYPE),
+        ('{"type":"request"}', p.ErrorCode.UNKNOWN_TYPE),
+        ('{"type":"request","data":{"action":"launch"}}', p.ErrorCode.UNKNOWN_TYPE),
+        ('{"type":"request","data":"agent_status"}', p.ErrorCode.UNKNOWN_TYPE),
     ],
 )
 def test_decode_malformed_messages(raw: str, code: p.ErrorCode) -> None:
@@ -76,6 +91,43 @@ def test_decode_malformed_messages(raw: str, code: p.ErrorCode) -> None:
     assert isinstance(result, p.ProtocolError)
     assert result.code is code
     assert result.message
+
+
+# PROTOCOL.md: "`error` {code, message} with code one of ..." — the wire never carries another code.
+CONTRACT_CODES = {"invalid_json", "unknown_type", "unknown_channel", "invalid_symbol", "invalid_timeframe",
+                  "too_many_subscriptions", "rate_limited"}
+
+
+def test_error_codes_are_exactly_the_contract() -> None:
+    assert {c.value for c in p.ErrorCode} == CONTRACT_CODES
+
+
+@pytest.mark.parametrize(("raw", "words"), [
+    ("[1,2]", ("JSON object", "an array")),
+    ('{"type":5}', ("subscribe", "unsubscribe", "ping", "request", "auth")),
+    ('{"type":"request","data":{"action":"launch"}}', ("'launch'", "agent_status")),
+    ('{"type":"request"}', ("data.action", "agent_status")),
+    ('{"type":"subscribe","data":"AAPL"}', ("'data'", "object")),
+    ('{"type":"subscribe"}', ("data.channel", "market_data", "symbol")),
+])
+def test_error_messages_say_what_is_expected(raw: str, words: tuple[str, ...]) -> None:
+    result = p.decode_client_message(raw)
+    assert isinstance(result, p.ProtocolError)
+    for word in words:
+        assert word in result.message
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (None, False), ("", False), ("0", False), ("no", False), ("false", False), ("2", False),
+    ("1", True), ("true", True), ("TRUE", True), ("yes", True), ("on", True),
+])
+def test_query_flag(value: str | None, expected: bool) -> None:
+    assert p.query_flag(value) is expected
+
+
+def test_whole_if_integral() -> None:
+    assert p.whole_if_integral(30.0) == 30 and isinstance(p.whole_if_integral(30.0), int)
+    assert p.whole_if_integral(0.5) == 0.5
 
 
 def test_envelope_with_seq_and_batch() -> None:

@@ -88,7 +88,10 @@ def test_unsubscribe_stops_the_stream(client: Client) -> None:
         ('{"type":"subscribe","data":{"channel":"gossip","symbol":"AAPL"}}', "unknown_channel"),
         ('{"type":"subscribe","symbol":"NOT A SYMBOL"}', "invalid_symbol"),
         ('{"type":"subscribe","data":{"channel":"candles","symbol":"AAPL","timeframe":"3m"}}', "invalid_timeframe"),
-        ("[]", "invalid_message"),
+        ("[]", "invalid_json"),
+        ('{"data":{}}', "unknown_type"),
+        ('{"type":"subscribe","data":"AAPL"}', "unknown_channel"),
+        ('{"type":"request","data":{"action":"launch"}}', "unknown_type"),
     ],
 )
 def test_errors_keep_the_connection_streaming(client: Client, frame: str, code: str) -> None:

@@ -149,6 +149,45 @@ def test_add_symbol_respects_the_limit() -> None:
     assert feed.latest_quote("MSFT") is not None
 
 
+class GatedSource(SimulatedSource):
+    """Holds the first quote of one symbol until the test opens the gate; fails another symbol's quotes."""
+
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.gate = threading.Event()
+        self.waiting = threading.Event()
+
+    def quote(self, symbol: str) -> Quote:
+        if symbol == "SLOW" and not self.gate.is_set():
+            self.waiting.set()
+            self.gate.wait(10)
+        if symbol == "BAD":
+            raise RuntimeError("provider does not answer")
+        return super().quote(symbol)
+
+
+def test_symbols_on_their_way_in_count_against_the_limit() -> None:
+    source = GatedSource(seed=1)
+    feed = LiveFeed(source, InProcessBus(), ["AAPL"], interval=1, max_symbols=3)
+    feed.run_once()
+    assert feed.add_symbol("BAD")
+    feed.run_once()  # BAD's first quote fails: it waits to retry, still wanted
+    assert feed.add_symbol("SLOW")
+    starting = threading.Thread(target=feed.run_once)
+    starting.start()
+    try:
+        assert source.waiting.wait(5), "the feed thread must be starting SLOW"
+        assert not feed.add_symbol("MSFT"), "AAPL, BAD (retrying) and SLOW (starting) fill the limit"
+        assert set(feed.symbols) == {"AAPL", "BAD", "SLOW"}
+    finally:
+        source.gate.set()
+        starting.join(10)
+    assert not feed.add_symbol("MSFT")
+    feed.remove_symbol("BAD")
+    feed.run_once()
+    assert feed.add_symbol("MSFT")
+
+
 class DownAtStartSource(SimulatedSource):
     """Fails every quote for one symbol until told the provider is back."""
 
