@@ -62,7 +62,8 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     # The feed runs on the source's clock (replay time for --feed replay); uptime stays in wall-clock seconds.
     signals = SignalEngine()
     feed = LiveFeed(source, bus, settings.symbols, interval=settings.update_interval,
-                    max_symbols=settings.max_tracked_symbols, clock=clock, stats=FeedStats(), listener=signals)
+                    max_symbols=settings.max_tracked_symbols, clock=clock, stats=FeedStats(), listener=signals,
+                    seed_in_background=True)
     market = MarketService(source, feed)
     hub = Hub(bus, feed, settings, signals_provider=signals.overlays, snapshot_provider=signals.snapshot,
               agent_status=signals.agent_status)

@@ -30,8 +30,9 @@ SEED_WINDOW = 300
 class SignalEngine:
     """One ``SignalTracker`` per (symbol, timeframe), fed on the feed thread.
 
-    Thread rules: ``seed``, ``candle_closed`` and ``drop_symbol`` run only on the feed thread (the LiveFeed calls
-    them); every other method may run on any thread. Trackers publish immutable snapshots, and the tracker table is
+    Thread rules: ``seed``, ``install``, ``candle_closed`` and ``drop_symbol`` run only on the feed thread (the
+    LiveFeed calls them); ``prepare`` (which builds a tracker without touching the table) and every other method
+    may run on any thread. Trackers publish immutable snapshots, and the tracker table is
     replaced whole (copy-on-write), so readers need no lock.
     """
 
@@ -45,11 +46,21 @@ class SignalEngine:
     # -- feed thread -------------------------------------------------------------------------------------------
 
     def seed(self, symbol: str, timeframe: Timeframe, candles: list[Candle]) -> None:
+        self.install(self.prepare(symbol, timeframe, candles))
+
+    def prepare(self, symbol: str, timeframe: Timeframe, candles: list[Candle]) -> SignalTracker | None:
+        """A tracker seeded from ``candles`` (closed, oldest first), not yet in place; any thread, touches nothing
+        shared. None for a timeframe the engine does not follow."""
         if timeframe not in self.timeframes:
-            return
+            return None
         tracker = SignalTracker(symbol, timeframe, self.config)
         tracker.seed(seed_window(candles, timeframe, self.seed_window))
-        self._trackers = {**self._trackers, (symbol, timeframe): tracker}
+        return tracker
+
+    def install(self, tracker: SignalTracker | None) -> None:
+        """Put a prepared tracker in place (feed thread); from now on it takes the closed candles."""
+        if tracker is not None:
+            self._trackers = {**self._trackers, (tracker.symbol, tracker.timeframe): tracker}
 
     def drop_symbol(self, symbol: str) -> None:
         """Let go of every tracker of ``symbol`` (the feed stopped tracking it)."""

@@ -53,7 +53,7 @@
 
     const chart = {
         config: null, timeframe: null, seconds: 60, times: [], ready: false, pending: [],
-        lastSeq: 0, everConnected: false, attempt: 0, reconnectTimer: null, nonce: 0, lastUpdateAt: 0,
+        lastSeq: 0, everConnected: false, connectionBegun: false, attempt: 0, reconnectTimer: null, nonce: 0, lastUpdateAt: 0,
         liveShown: null, loadToken: 0, redrawTimer: null, lastRedrawAt: 0, unrendered: [],
         loadingOlder: false, noOlder: false, relayoutBound: null, socketOpen: false, subscribedTimeframe: null,
         // Overlays: the tracker's latest state (and its JSON, to notice a change), whether the socket has sent it
@@ -582,14 +582,8 @@
         let gap = false;
         messages.forEach(function (msg) {
             stats.messages += 1;
-            if (msg.type === MSG.welcome) {
-                // A new connection numbers its messages from 1 again.
-                chart.lastSeq = 0;
-                if (chart.everConnected) {
-                    stats.reconnects += 1;
-                    gap = true;
-                }
-                chart.everConnected = true;
+            if (msg.type === MSG.welcome && beginConnection()) {
+                gap = true;
             }
             if (typeof msg.seq === "number") {
                 if (msg.seq <= chart.lastSeq) {
@@ -610,6 +604,23 @@
         return { messages: fresh, gap: gap };
     }
 
+    // A new connection numbers its messages from 1 again. Noticed on whichever comes first, the socket's open
+    // state or the welcome message: the component can merge fast frames, and a lost welcome must not make the
+    // new connection's messages look like duplicates of the old one's. True when it is a reconnection.
+    function beginConnection() {
+        if (chart.connectionBegun) {
+            return false;
+        }
+        chart.connectionBegun = true;
+        chart.lastSeq = 0;
+        const again = chart.everConnected;
+        if (again) {
+            stats.reconnects += 1;
+        }
+        chart.everConnected = true;
+        return again;
+    }
+
     function candleSubscription(kind, timeframe) {
         return JSON.stringify({ type: kind, data: { channel: "candles", symbol: chart.config.symbol,
                                                     timeframe: timeframe } });
@@ -622,6 +633,7 @@
         if (!chart.socketOpen || !old) {
             chart.lastSeq = 0;
             chart.everConnected = false;
+            chart.connectionBegun = false;
             setProps(IDS.ws, { url: wsUrl() });
             return;
         }
@@ -735,10 +747,14 @@
                 if (!state) {
                     return [nu, nu];
                 }
+                const opened = state.readyState === 1 && !chart.socketOpen;
                 chart.socketOpen = state.readyState === 1;
                 if (state.readyState === 1) {
                     chart.attempt = 0;
                     stats.connected = true;
+                    if (opened && beginConnection() && chart.ready) {
+                        resync();  // candles missed while disconnected
+                    }
                     return ["connected", "conn-status conn-connected"];
                 }
                 if (state.readyState === 0) {
@@ -746,6 +762,7 @@
                 }
                 if (state.readyState === 3) {
                     stats.connected = false;
+                    chart.connectionBegun = false;
                     scheduleReconnect();
                     const offline = navigator.onLine === false || chart.attempt > OFFLINE_AFTER_ATTEMPTS;
                     return offline ? ["offline", "conn-status conn-offline"]

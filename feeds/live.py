@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -23,9 +25,18 @@ MAX_PATH_QUOTES = 2000
 
 
 class CandleCloseListener(Protocol):
-    """Called on the feed thread for every closed candle; returns (topic, event) pairs to publish (signals…)."""
+    """Called on the feed thread for every closed candle; returns (topic, event) pairs to publish (signals…).
+
+    Seeding a symbol's state from its history is split in two so that the costly part can run off the feed thread:
+    ``prepare`` (any thread, no shared state) builds it from the closed candles, ``install`` (feed thread) puts it
+    in place; ``seed`` does both at once.
+    """
 
     def candle_closed(self, event: CandleEvent) -> list[tuple[str, Any]]: ...
+
+    def prepare(self, symbol: str, timeframe: Timeframe, candles: list[Candle]) -> Any: ...
+
+    def install(self, prepared: Any) -> None: ...
 
     def seed(self, symbol: str, timeframe: Timeframe, candles: list[Candle]) -> None: ...
 
@@ -77,6 +88,7 @@ class LiveFeed:
         stats: FeedStats | None = None,
         max_symbols: int = 200,
         clock: Callable[[], float] = time.time,
+        seed_in_background: bool = False,
     ) -> None:
         self.source = source
         self.bus = bus
@@ -94,6 +106,12 @@ class LiveFeed:
         self._pending_lock = threading.Lock()
         # (symbol, timeframe) pairs whose listener state (signal trackers) is still to be seeded.
         self._listener_backlog: deque[tuple[str, Timeframe]] = deque()
+        # With seed_in_background, the seed being prepared off the feed thread and the closed candles of its
+        # (symbol, timeframe) seen meanwhile, which the listener replays once the seed is installed.
+        self.seed_in_background = seed_in_background
+        self._seeding: tuple[tuple[str, Timeframe], Future[Any], list[CandleEvent]] | None = None
+        self._seed_jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._seed_worker: threading.Thread | None = None
         # Symbols whose first quote failed: (next attempt on the monotonic clock, failures so far).
         self._retry: dict[str, tuple[float, int]] = {}
         # Symbols the feed thread is starting right now: out of the pending list, not yet tracked or retrying.
@@ -234,6 +252,8 @@ class LiveFeed:
             for timeframe in self.timeframes:
                 self._candles.pop((symbol, timeframe), None)
         self._listener_backlog = deque(item for item in self._listener_backlog if item[0] not in gone)
+        if self._seeding is not None and self._seeding[0][0] in gone:
+            self._seeding = None  # what the worker prepares for it is thrown away
         drop = getattr(self.listener, "drop_symbol", None)
         if drop is not None:
             for symbol in removing:
@@ -281,24 +301,78 @@ class LiveFeed:
                 self._listener_backlog.append((symbol, timeframe))
 
     def _seed_one_listener(self) -> None:
-        """Seed one (symbol, timeframe) of the listener per iteration: ticks flow while trackers warm up."""
-        if self._listener_backlog:
-            symbol, timeframe = self._listener_backlog.popleft()
-            self._seed_listener(symbol, timeframe, self.clock())
+        """Seed one (symbol, timeframe) of the listener at a time, so ticks flow while trackers warm up.
 
-    def _seed_listener(self, symbol: str, timeframe: Timeframe, now: float) -> None:
+        In the background mode the history request and the seeding (about 0.2 ms a candle: half a second for a
+        1-minute tracker) run on a worker thread; the feed thread only installs the result and replays the candles
+        of that (symbol, timeframe) that closed meanwhile. Otherwise one seed runs per iteration, inline.
+        """
+        if self.listener is None:
+            return
+        if self._seeding is not None:
+            key, future, closed_meanwhile = self._seeding
+            if not future.done():
+                worker = self._seed_worker
+                if worker is None or not worker.is_alive():
+                    # The worker died mid-job (test servers raise SystemExit in every thread): start that one again.
+                    future.cancel()
+                    self._seeding = None
+                    self._listener_backlog.appendleft(key)
+                return
+            self._seeding = None
+            try:
+                prepared = future.result()
+            except Exception as exc:
+                self.stats.record_error(f"{key[0]} {key[1].value} history: {exc}")
+                prepared = None
+            if prepared is not None:
+                self.listener.install(prepared)
+                for event in closed_meanwhile:
+                    for topic, extra in self.listener.candle_closed(event):
+                        self.bus.publish(topic, extra)
+        if not self._listener_backlog:
+            return
+        symbol, timeframe = self._listener_backlog.popleft()
+        now = self.clock()
+        if not self.seed_in_background:
+            try:
+                self.listener.install(self._prepare_listener(symbol, timeframe, now))
+            except Exception as exc:
+                self.stats.record_error(f"{symbol} {timeframe.value} history: {exc}")
+            return
+        future: Future[Any] = Future()
+
+        def job() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(self._prepare_listener(symbol, timeframe, now))
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+        self._seeding = ((symbol, timeframe), future, [])
+        self._ensure_seed_worker()
+        self._seed_jobs.put(job)
+
+    def _prepare_listener(self, symbol: str, timeframe: Timeframe, now: float) -> Any:
+        """The listener's seed of (symbol, timeframe) from its closed history; on any thread."""
         assert self.listener is not None
         # At least two days, so a listener can start from the previous whole UTC day (floor pivots need it).
         period = Period.parse(timeframe.default_period)
         if period.days is not None and period.days < 2:
             period = Period.parse("2d")
-        try:
-            history = self.source.history(symbol, period, timeframe)
-        except Exception as exc:
-            self.stats.record_error(f"{symbol} {timeframe.value} history: {exc}")
-            return
+        history = self.source.history(symbol, period, timeframe)
         closed = [c for c in history if c.time + timeframe.seconds <= now]
-        self.listener.seed(symbol, timeframe, closed)
+        return self.listener.prepare(symbol, timeframe, closed)
+
+    def _ensure_seed_worker(self) -> None:
+        # A daemon thread rather than an executor: a history request stuck in a provider must not hold up exit.
+        if self._seed_worker is None or not self._seed_worker.is_alive():
+            self._seed_worker = threading.Thread(target=self._run_seed_jobs, name="tickstream-seed", daemon=True)
+            self._seed_worker.start()
+
+    def _run_seed_jobs(self) -> None:
+        while True:
+            self._seed_jobs.get()()
 
     def _forming_candle(self, symbol: str, timeframe: Timeframe, t: float) -> Candle | None:
         """The source's own view of the candle containing t, so live candles continue history exactly."""
@@ -359,6 +433,8 @@ class LiveFeed:
         for event in events:
             if event.closed:
                 closed += 1
+                if self._seeding is not None and self._seeding[0] == (event.symbol, event.timeframe):
+                    self._seeding[2].append(event)
                 # The listener first: the closed candle's subscribers read its overlays, which must already
                 # include what this candle confirmed.
                 extras = self.listener.candle_closed(event) if self.listener is not None else []

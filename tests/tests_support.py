@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
+
+import requests
 
 T = TypeVar("T")
 
@@ -137,3 +141,32 @@ def serve_recorded(data: Path, no_route_body: bytes) -> Iterator[RecordedServer]
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@contextmanager
+def serving_process(cmd: list[str], cwd: Path, env: dict[str, str], log_path: Path,
+                    ready: Callable[[], bool], timeout: float = 90.0) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a server process (output to ``log_path``), wait until ``ready()``, and stop it by its own pid after.
+
+    A process that exits before it is ready fails the wait with its log."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+        def up() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(log_path.read_text())
+            try:
+                return ready()
+            except requests.RequestException:
+                return False
+
+        try:
+            wait_for(up, timeout, 0.2, f"{cmd[1:3]} to serve")
+            yield proc
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)

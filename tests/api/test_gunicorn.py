@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from tests_support import WsClient, free_port, wait_for
+from tests_support import WsClient, free_port, serving_process
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -21,33 +19,12 @@ def gunicorn_server(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKSTREAM_")}
     env.update(TICKSTREAM_DATA_DIR=str(tmp_path), TICKSTREAM_UPDATE_INTERVAL="0.05", TICKSTREAM_SYMBOLS="AAPL,GC=F")
-    log = open(tmp_path / "gunicorn.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--worker-connections", "1000",
-         "-b", f"127.0.0.1:{port}", "app:server"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
     base = f"127.0.0.1:{port}"
-
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError((tmp_path / "gunicorn.log").read_text())
-        try:
-            return requests.get(f"http://{base}/health", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(up, 60, 0.2, "gunicorn to serve /health")
+    cmd = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--worker-connections", "1000",
+           "-b", base, "app:server"]
+    with serving_process(cmd, ROOT, env, tmp_path / "gunicorn.log",
+                         lambda: requests.get(f"http://{base}/health", timeout=1).status_code == 200, timeout=60):
         yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
 
 
 def test_websocket_and_rest_under_gevent(gunicorn_server: str) -> None:

@@ -249,7 +249,7 @@ def test_symbols_only_rest_asked_about_are_leased_then_released(inproc_server) -
     assert hub.release_unused_symbols(time.monotonic() + 60) == [], "still within its lease"
     client = WsClient(server.ws_url + "/ws?subscribe=market_data:RESTONLY")
     try:
-        client.recv()
+        client.recv_until(lambda m: m["type"] == "subscribed")
         assert hub.snapshot_stats()["symbols_awaiting_release"] == 0, "a subscription takes the symbol over"
         requests.get(server.base_url + "/api/v1/signals/symbol/RESTONLY", timeout=30)
         assert hub.snapshot_stats()["symbols_awaiting_release"] == 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests_support import FakeClock
+import threading
+
+from tests_support import FakeClock, wait_for
 
 from api import protocol as p
 from api.signal_bridge import SEED_WINDOW, SignalEngine, levels_from_history, seed_window
@@ -151,3 +153,51 @@ def test_payload_snapshots_offer_only_pending_ideas_and_closed_ideas_are_announc
         assert offered == [idea.id for idea in ideas if idea.status is IdeaStatus.PENDING]
     assert saw_active, "the simulated week must trigger at least one idea for this test to mean anything"
     assert {"pending", "active", "closed"} <= statuses
+
+
+class GatedHistorySource(SimulatedSource):
+    """The simulated market whose history requests wait until the test opens the gate (a slow provider)."""
+
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.gate = threading.Event()
+
+    def history(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.gate.wait(30)
+        return super().history(*args, **kwargs)
+
+
+def test_background_seeding_frees_the_feed_thread_and_ends_like_inline_seeding() -> None:
+    """A tracker prepared off the feed thread, then caught up with the candles closed meanwhile, is the tracker the
+    inline seeding gives on the same market; the feed keeps ticking while the history request hangs."""
+    clocks = FakeClock(NOW), FakeClock(NOW)
+    engines = SignalEngine(timeframes=(Timeframe.M1,)), SignalEngine(timeframes=(Timeframe.M1,))
+    gated = GatedHistorySource(seed=1, clock=clocks[1])
+    ticks: list[object] = []
+    background_bus = InProcessBus()
+    background_bus.subscribe(lambda topic, event: ticks.append(event), prefix="ticks.")
+    inline = LiveFeed(SimulatedSource(seed=1, clock=clocks[0]), InProcessBus(), ["AAPL"], interval=1.0,
+                      clock=clocks[0], listener=engines[0], timeframes=(Timeframe.M1,))
+    background = LiveFeed(gated, background_bus, ["AAPL"], interval=1.0, clock=clocks[1], listener=engines[1],
+                          timeframes=(Timeframe.M1,), seed_in_background=True)
+
+    def step(count: int) -> None:
+        for _ in range(count):
+            inline.run_once()
+            background.run_once()
+            for clock in clocks:
+                clock.advance(1.0)
+
+    step(200)  # more than three minutes: candles close while the history request hangs
+    assert engines[0].tracker("AAPL", Timeframe.M1) is not None
+    assert engines[1].tracker("AAPL", Timeframe.M1) is None
+    assert len(ticks) >= 195, "the feed thread kept ticking"
+    gated.gate.set()
+    wait_for(lambda: (step(1), engines[1].tracker("AAPL", Timeframe.M1))[1], 20, 0.01, "the background seed")
+    step(130)
+    first, second = (engine.tracker("AAPL", Timeframe.M1) for engine in engines)
+    assert first is not None and second is not None
+    assert second.snapshot.candle_count == first.snapshot.candle_count
+    assert second.snapshot.last_candle == first.snapshot.last_candle
+    assert second.snapshot.overlays() == first.snapshot.overlays()
+    assert second.snapshot.consensus == first.snapshot.consensus

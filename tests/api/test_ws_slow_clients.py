@@ -12,9 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -25,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 import websocket
-from tests_support import WsClient, free_port, wait_for
+from tests_support import WsClient, free_port, serving_process, wait_for
 
 from api import protocol as p
 
@@ -300,29 +298,13 @@ def repro_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
                "-b", f"127.0.0.1:{port}", "app:server"]
     else:
         cmd = [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)]
-    log = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError((tmp_path / "server.log").read_text())
-        try:
-            response = requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
-        except requests.RequestException:
-            return False
+    def ready() -> bool:
+        response = requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
         return response.status_code == 200 and response.json()["live_data"]["quotes_fetched"] > 0
 
-    try:
-        wait_for(up, 90, 0.2, "the server to serve /health")
+    with serving_process(cmd, ROOT, env, tmp_path / "server.log", ready):
         yield f"127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
 
 
 def test_reported_slow_client_gets_whole_frames_then_1008_or_eof(repro_server: str) -> None:

@@ -27,8 +27,14 @@ class RecordingListener:
     def candle_closed(self, event: CandleEvent) -> list[tuple[str, Any]]:
         return []
 
+    def prepare(self, symbol: str, timeframe: Timeframe, candles: list[Candle]) -> tuple[str, Timeframe]:
+        return symbol, timeframe
+
+    def install(self, prepared: tuple[str, Timeframe]) -> None:
+        self.seeded.append(prepared)
+
     def seed(self, symbol: str, timeframe: Timeframe, candles: list[Candle]) -> None:
-        self.seeded.append((symbol, timeframe))
+        self.install(self.prepare(symbol, timeframe, candles))
 
     def drop_symbol(self, symbol: str) -> None:
         self.dropped.append(symbol)

@@ -372,8 +372,24 @@ def test_other_errors_are_source_errors(yahoo: YahooSource, client: RecordedClie
     assert yahoo.health()["errors"] == 1
 
 
-def test_rate_limit_backoff(yahoo: YahooSource, client: RecordedClient, clock: Clock) -> None:
-    client.error = yf_errors.YFRateLimitError()
+class _Response:
+    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
+        self.status_code = status
+        self.headers = headers or {}
+
+
+class _HTTPError(Exception):
+    """The shape of requests' and curl_cffi's HTTPError: the response rides on the exception."""
+
+    def __init__(self, response: _Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+@pytest.mark.parametrize("error", ["yfinance", "http_429"])
+def test_rate_limit_backoff(yahoo: YahooSource, client: RecordedClient, clock: Clock, error: str) -> None:
+    """yfinance's YFRateLimitError and a bare HTTP 429 start the same backoff."""
+    client.error = yf_errors.YFRateLimitError() if error == "yfinance" else _HTTPError(_Response(429))
     with pytest.raises(RateLimited) as info:
         yahoo.quote("AAPL")
     assert info.value.retry_after == 2.0
@@ -386,7 +402,7 @@ def test_rate_limit_backoff(yahoo: YahooSource, client: RecordedClient, clock: C
     with pytest.raises(RateLimited) as info:
         yahoo.quote("AAPL")
     assert info.value.retry_after == 4.0
-    assert yahoo.health()["state"] == "rate_limited"
+    assert yahoo.health()["state"] == "rate_limited" and yahoo.health()["rate_limited"] == 2
     clock.now += 4
     client.error = None
     assert yahoo.quote("AAPL").price > 0
@@ -565,36 +581,6 @@ def test_identical_requests_share_the_failure_too(client: RecordedClient, clock:
 
 
 # -- rate limits --------------------------------------------------------------------------------------------------
-
-
-class _Response:
-    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
-        self.status_code = status
-        self.headers = headers or {}
-
-
-class _HTTPError(Exception):
-    """The shape of requests' and curl_cffi's HTTPError: the response rides on the exception."""
-
-    def __init__(self, response: _Response) -> None:
-        super().__init__(f"HTTP {response.status_code}")
-        self.response = response
-
-
-def test_http_429_starts_the_same_backoff(yahoo: YahooSource, client: RecordedClient, clock: Clock) -> None:
-    client.error = _HTTPError(_Response(429))
-    with pytest.raises(RateLimited) as info:
-        yahoo.quote("AAPL")
-    assert info.value.retry_after == 2.0
-    calls = len(client.calls)
-    clock.now += 1.9
-    with pytest.raises(RateLimited, match="not calling"):
-        yahoo.history("MSFT", Period.parse("1mo"), Timeframe.D1)
-    assert len(client.calls) == calls  # Yahoo was not asked during the backoff
-    clock.now += 0.2
-    with pytest.raises(RateLimited) as info:
-        yahoo.quote("AAPL")
-    assert info.value.retry_after == 4.0 and yahoo.health()["rate_limited"] == 2
 
 
 def test_retry_after_of_a_429_lengthens_the_backoff(
