@@ -10,8 +10,9 @@ from flask import Flask, request
 from flask_sock import ConnectionClosed, Sock
 
 from api import protocol as p
-from api.connection import CLOSE_TIMEOUT_SECONDS, Connection, SerializedSocket
+from api.connection import CLOSE_TIMEOUT_SECONDS, Connection
 from api.hub import Hub
+from api.socket_writer import SerializedSocket
 from feeds.models import InvalidInput, Timeframe, parse_symbol
 from settings import Settings
 

@@ -17,9 +17,8 @@ that it never waits on a slow disk for more than a few ms. So callers never touc
   (10 ms). A slower read is a miss (``slow_reads``); when it finishes it still fills the memory front, so the next
   lookup hits.
 
-On disk an entry is one compact bytes value (see :func:`encode_entry`): candles as a float64 array, quotes and
-option chains as orjson — pickled lists of Candle objects took 15–45 ms to write and 10–20 ms to read for 2,880
-candles. Entries pickled by earlier versions as ``(written_at, source, value)`` tuples are still read.
+On disk an entry is one compact bytes value (feeds/cache_entries.py). Entries pickled by earlier versions as
+``(written_at, source, value)`` tuples are still read.
 
 Threads: any thread may call the public methods. The disk is shared with other processes using the same directory
 (diskcache is SQLite); this process's writes reach it within milliseconds, or are lost if the process exits first
@@ -39,15 +38,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import diskcache
-import numpy as np
 import orjson
 
-from feeds.models import Candle, OptionChain, OptionContract, Period, Quote, Timeframe
+from feeds.cache_entries import CacheEntry, decode_entry, encode_entry
+from feeds.models import Candle, OptionChain, Period, Quote, Timeframe
 
 log = logging.getLogger(__name__)
 
@@ -95,18 +93,6 @@ _CACHE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class CacheEntry(Generic[T]):
-    """A cached value with the source that produced it and when it was written (clock seconds)."""
-
-    value: T
-    source: str
-    written_at: float
-
-    def age(self, now: float) -> float:
-        return now - self.written_at
-
-
 class CacheStore(Protocol):
     """The part of ``diskcache.Cache`` the cache uses; tests pass a slow or failing stand-in."""
 
@@ -141,70 +127,6 @@ def history_key(symbol: str, period: Period, timeframe: Timeframe, end: float | 
 
 def options_key(symbol: str, expiration: str | None) -> str:
     return f"options|{symbol}|{expiration or ''}"
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Disk encoding (pure)
-
-_MAGIC = b"TSC1"
-_HEADER_LENGTH = struct.Struct("<I")
-_CANDLE_COLUMNS = 6
-
-
-def encode_entry(entry: CacheEntry[Any]) -> bytes:
-    """``TSC1``, a 4-byte header length, an orjson header ``{written_at, source, kind, value}``, then for candles
-    their ``time, open, high, low, close, volume`` as little-endian float64 rows (times are whole seconds, exact in
-    a float64). Raises TypeError for a value that is not a Quote, a list of Candles or an OptionChain."""
-    value = entry.value
-    payload = b""
-    header: dict[str, Any] = {"written_at": entry.written_at, "source": entry.source}
-    if isinstance(value, Quote):
-        header.update(kind="quote", value=value)
-    elif isinstance(value, OptionChain):
-        header.update(kind="options", value=value)
-    elif isinstance(value, list) and all(isinstance(c, Candle) for c in value):
-        header["kind"] = "candles"
-        rows = np.array([(c.time, c.open, c.high, c.low, c.close, c.volume) for c in value], dtype="<f8")
-        payload = rows.tobytes()
-    else:
-        raise TypeError(f"the market cache stores quotes, candle lists and option chains, not {type(value).__name__}")
-    encoded = orjson.dumps(header)
-    return _MAGIC + _HEADER_LENGTH.pack(len(encoded)) + encoded + payload
-
-
-def decode_entry(raw: object) -> CacheEntry[Any] | None:
-    """The entry :func:`encode_entry` wrote (or an earlier version's pickled tuple); None for anything else."""
-    if isinstance(raw, tuple) and len(raw) == 3:
-        written_at, source, legacy = raw
-        return CacheEntry(value=legacy, source=str(source), written_at=float(written_at))
-    if not isinstance(raw, bytes) or not raw.startswith(_MAGIC):
-        return None
-    start = len(_MAGIC) + _HEADER_LENGTH.size
-    (length,) = _HEADER_LENGTH.unpack_from(raw, len(_MAGIC))
-    header = orjson.loads(raw[start:start + length])
-    kind = header["kind"]
-    value: Any
-    if kind == "quote":
-        value = Quote(**header["value"])
-    elif kind == "options":
-        value = _chain_from_json(header["value"])
-    elif kind == "candles":
-        rows = np.frombuffer(raw, dtype="<f8", offset=start + length).reshape(-1, _CANDLE_COLUMNS)
-        value = [Candle(int(t), o, h, lo, c, v) for t, o, h, lo, c, v in zip(*rows.T.tolist(), strict=True)]
-    else:
-        return None
-    return CacheEntry(value=value, source=str(header["source"]), written_at=float(header["written_at"]))
-
-
-def _chain_from_json(data: dict[str, Any]) -> OptionChain:
-    return OptionChain(
-        symbol=data["symbol"],
-        underlying_price=data["underlying_price"],
-        expiration=data["expiration"],
-        expirations=tuple(data["expirations"]),
-        calls=tuple(OptionContract(**c) for c in data["calls"]),
-        puts=tuple(OptionContract(**c) for c in data["puts"]),
-    )
 
 
 def _weight(value: object) -> int:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import requests
 
     from feeds.replay import ReplaySource
-    from feeds.yahoo import YahooClient
+    from feeds.yahoo_client import YahooClient
 
 log = logging.getLogger(__name__)
 

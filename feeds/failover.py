@@ -42,7 +42,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from feeds.breaker import DEFAULT_CALL_TIMEOUT, BreakerState, CircuitBreaker, DeadlineCaller
-from feeds.cache import CacheEntry, MarketCache
+from feeds.cache import MarketCache
+from feeds.cache_entries import CacheEntry
 from feeds.errors import NoSourceAvailable, RateLimited, SourceBusy
 from feeds.models import Candle, InvalidInput, OptionChain, Period, Quote, Timeframe
 from feeds.source import MarketSource, SourceError, UnknownSymbol

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from api import protocol as p
-from api.connection import RATE_VIOLATIONS_TO_CLOSE, RATE_WINDOW_SECONDS, Connection, SerializedSocket, WsStats
+from api import socket_writer
+from api.connection import RATE_VIOLATIONS_TO_CLOSE, RATE_WINDOW_SECONDS, Connection, WsStats
+from api.socket_writer import SerializedSocket
 from settings import load_settings
 
 
@@ -119,9 +121,7 @@ def test_shutdown_stops_every_write_and_ends_the_stream(pair: tuple[socket.socke
 
 def test_pongs_to_a_client_that_never_reads_are_bounded(pair: tuple[socket.socket, socket.socket],
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import api.connection as c
-
-    monkeypatch.setattr(c, "MAX_PENDING_BYTES", 50_000)
+    monkeypatch.setattr(socket_writer, "MAX_PENDING_BYTES", 50_000)
     server, _ = pair
     sock = SerializedSocket(server, send_buffer=0)
     for _ in range(2000):

@@ -13,7 +13,8 @@ import diskcache
 import pytest
 from tests_support import FakeClock, wait_for
 
-from feeds.cache import CacheEntry, MarketCache, decode_entry, encode_entry, history_ttl
+from feeds.cache import MarketCache, history_ttl
+from feeds.cache_entries import CacheEntry, decode_entry, encode_entry
 from feeds.models import Candle, OptionChain, OptionContract, Period, Quote, Timeframe
 
 

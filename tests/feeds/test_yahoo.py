@@ -25,7 +25,8 @@ from feeds.failover import FailoverSource
 from feeds.models import Candle, Period, Timeframe
 from feeds.options import bs_greeks, year_fraction
 from feeds.source import MarketSource, SourceError, UnknownSymbol, UnsupportedRequest
-from feeds.yahoo import YahooSource, YFinanceClient
+from feeds.yahoo import YahooSource
+from feeds.yahoo_client import YFinanceClient
 from settings import Settings
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "yahoo"
