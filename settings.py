@@ -33,6 +33,8 @@ KEYED_SOURCES = ("polygon", "alpaca")
 # steps), between MIN_UPDATE_INTERVAL and the default 1 s. Candles are whole at any interval (feeds/replay.py).
 REPLAY_SAMPLE_SECONDS = 6.0
 MIN_UPDATE_INTERVAL = 0.05
+# WebSocket profiles (TICKSTREAM_WS_PROFILE, /ws?profile=): what a connection receives before it subscribes.
+WS_PROFILES = ("tickstream", "aria")
 DEFAULT_UPDATE_INTERVAL = 1.0
 # What each source needs before it can be used: (settings field, environment variable).
 SOURCE_REQUIREMENTS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -83,6 +85,24 @@ class Settings:
     jwt_secret: str | None = _secret()
     # Registers a bare Flask JSON route (/bench/peer) that bench/rest.py compares the REST routes against.
     bench_peer_route: bool = False
+    # --dev: Flask's development server with its reloader instead of gevent (the production stack).
+    dev: bool = False
+    # WebSocket connections held at once, in all and per client address; more are refused (HTTP 503) before
+    # the upgrade.
+    max_connections: int = 10_000
+    max_connections_per_address: int = 500
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client; from anyone else it is ignored.
+    trusted_proxies: tuple[str, ...] = ()
+    # The simulated market prices any well-formed ticker (tests and demos), not only its shipped universe.
+    sim_any_symbol: bool = False
+    # Symbols the feed did not already stream that one connection, or one client address, may bring in.
+    max_new_symbols_per_connection: int = 20
+    max_new_symbols_per_address: int = 50
+    # Origins (besides the server's own and loopback ones) allowed to change state and open WebSockets; "*": any.
+    cors_origins: tuple[str, ...] = ()
+    # Channels a /ws connection receives until its first subscribe (e.g. "dashboard,trades"), and the profile.
+    ws_default_channels: tuple[str, ...] = ()
+    ws_profile: str = "tickstream"
 
     @property
     def default_symbol(self) -> str:
@@ -126,6 +146,16 @@ _ENV_NAMES: dict[str, str] = {
     "TICKSTREAM_AUTH_TOKENS": "auth_tokens",
     "TICKSTREAM_JWT_SECRET": "jwt_secret",
     "TICKSTREAM_BENCH_PEER_ROUTE": "bench_peer_route",
+    "TICKSTREAM_DEV": "dev",
+    "TICKSTREAM_MAX_CONNECTIONS": "max_connections",
+    "TICKSTREAM_MAX_CONNECTIONS_PER_ADDRESS": "max_connections_per_address",
+    "TICKSTREAM_TRUSTED_PROXIES": "trusted_proxies",
+    "TICKSTREAM_SIM_ANY_SYMBOL": "sim_any_symbol",
+    "TICKSTREAM_MAX_NEW_SYMBOLS_PER_CONNECTION": "max_new_symbols_per_connection",
+    "TICKSTREAM_MAX_NEW_SYMBOLS_PER_ADDRESS": "max_new_symbols_per_address",
+    "TICKSTREAM_CORS_ORIGINS": "cors_origins",
+    "TICKSTREAM_WS_DEFAULT_CHANNELS": "ws_default_channels",
+    "TICKSTREAM_WS_PROFILE": "ws_profile",
 }
 
 
@@ -143,12 +173,13 @@ def _cast(name: str, raw: Any) -> Any:
     if raw is None:
         return None
     if name in ("port", "seed", "max_tracked_symbols", "ws_send_queue_size", "ws_max_subscriptions",
-                "ws_max_message_bytes"):
+                "ws_max_message_bytes", "max_connections", "max_connections_per_address",
+                "max_new_symbols_per_connection", "max_new_symbols_per_address"):
         return int(raw)
     if name in ("update_interval", "replay_speed", "ws_heartbeat_interval", "ws_batch_interval",
                 "ws_max_messages_per_second", "source_timeout"):
         return float(raw)
-    if name in ("debug", "bench_peer_route"):
+    if name in ("debug", "bench_peer_route", "dev", "sim_any_symbol"):
         return raw if isinstance(raw, bool) else _parse_bool(str(raw))
     if name in ("sources", "keyed_sources"):
         items = raw.split(",") if isinstance(raw, str) else list(raw)
@@ -158,6 +189,13 @@ def _cast(name: str, raw: Any) -> Any:
     if name == "symbols":
         items = raw.split(",") if isinstance(raw, str) else list(raw)
         return tuple(dict.fromkeys(parse_symbol(s) for s in items if str(s).strip()))
+    if name in ("trusted_proxies", "cors_origins"):
+        # Space- or comma-separated lists.
+        items = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
+        return tuple(dict.fromkeys(str(s).strip() for s in items if str(s).strip()))
+    if name == "ws_default_channels":
+        items = raw.split(",") if isinstance(raw, str) else list(raw)
+        return tuple(dict.fromkeys(str(s).strip().lower() for s in items if str(s).strip()))
     if name == "auth_tokens":
         items = raw.split(",") if isinstance(raw, str) else list(raw)
         return tuple(s.strip() for s in items if s.strip())
@@ -183,6 +221,12 @@ def _validate(settings: Settings) -> Settings:
         raise ValueError("--feed replay needs --replay-dir (or TICKSTREAM_REPLAY_DIR)")
     if settings.source_timeout <= 0:
         raise ValueError("source_timeout must be positive")
+    for name in ("max_connections", "max_connections_per_address", "max_new_symbols_per_connection",
+                 "max_new_symbols_per_address"):
+        if getattr(settings, name) < 0:
+            raise ValueError(f"{name} must not be negative")
+    if settings.ws_profile not in WS_PROFILES:
+        raise ValueError(f"TICKSTREAM_WS_PROFILE must be one of {', '.join(WS_PROFILES)}, got {settings.ws_profile!r}")
     check_sources(settings)
     return settings
 
@@ -296,6 +340,8 @@ def parse_cli(argv: Sequence[str] | None = None, env: Mapping[str, str] | None =
     parser.add_argument("--replay-dir", dest="replay_dir", help="folder of CSV/Parquet files for --feed replay")
     parser.add_argument("--speed", dest="replay_speed", type=float, help="replay speed multiplier (default 60)")
     parser.add_argument("--debug", action="store_true", default=None, help="Dash debug mode")
+    parser.add_argument("--dev", action="store_true", default=None,
+                        help="development: Flask's server with its reloader instead of gevent (env TICKSTREAM_DEV)")
     args = parser.parse_args(argv)
     try:
         return load_settings(env, **{k: v for k, v in vars(args).items() if v is not None})
