@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-import logging
+import os
 import sys
+
+if __name__ == "__main__" and "--dev" not in sys.argv[1:] \
+        and os.environ.get("TICKSTREAM_DEV", "").strip().lower() not in ("1", "true", "yes", "on"):
+    # Served by gevent (api/serving.py): patched before anything else imports threading, socket or ssl.
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,12 +21,14 @@ from typing import Any
 import dash
 from flask import Flask
 
+from api.client_address import TrustedProxyFix
 from api.errors import init_error_handlers
 from api.health import health_body
 from api.hub import Hub
 from api.metrics import live_data
 from api.openapi import create_openapi_blueprint
 from api.rest import create_rest_blueprint
+from api.serving import serve
 from api.signal_bridge import SignalEngine
 from api.ws import init_websocket_routes
 from components.live_chart import register_live_chart_callbacks
@@ -70,6 +81,8 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     services = Services(settings, source, bus, feed, market, hub, signals)
     server.extensions["tickstream"] = services
 
+    if settings.trusted_proxies:
+        server.wsgi_app = TrustedProxyFix(server.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     init_error_handlers(server)
     server.register_blueprint(create_rest_blueprint(market, services.health, services.live_metrics, signals,
                                                     peer_route=settings.bench_peer_route,
@@ -99,9 +112,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = parse_cli(argv)
     app = create_app(settings)
-    log.info("Tickstream on http://%s:%d (feed %s, symbols %s)", settings.host, settings.port, settings.feed,
-             ",".join(settings.symbols))
-    app.run(host=settings.host, port=settings.port, debug=settings.debug, threaded=True)
+    log.info("Tickstream on http://%s:%d (feed %s, symbols %s, %s)", settings.host, settings.port, settings.feed,
+             ",".join(settings.symbols), "development server" if settings.dev else "gevent")
+    serve(app, settings)
 
 
 def __getattr__(name: str) -> Any:

@@ -13,6 +13,7 @@ Where market data comes from (``load_settings``):
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -225,6 +226,11 @@ def _validate(settings: Settings) -> Settings:
                  "max_new_symbols_per_address"):
         if getattr(settings, name) < 0:
             raise ValueError(f"{name} must not be negative")
+    for entry in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"TICKSTREAM_TRUSTED_PROXIES: {entry!r} is not an IP address or network") from None
     if settings.ws_profile not in WS_PROFILES:
         raise ValueError(f"TICKSTREAM_WS_PROFILE must be one of {', '.join(WS_PROFILES)}, got {settings.ws_profile!r}")
     check_sources(settings)

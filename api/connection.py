@@ -15,6 +15,7 @@ from wsproto.events import Ping
 from wsproto.utilities import LocalProtocolError
 
 from api import protocol as p
+from api.frame_guard import guard_inbound_frames
 from api.socket_writer import SerializedSocket
 from settings import Settings
 
@@ -71,16 +72,21 @@ class Connection:
                  stall_seconds: float = 5.0, close_timeout: float = CLOSE_TIMEOUT_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.id = uuid.uuid4().hex[:12]
+        # The client's address (set by the hub; counts against TICKSTREAM_MAX_CONNECTIONS_PER_ADDRESS).
+        self.address = ""
         self.ws = ws
         if not isinstance(getattr(ws, "sock", None), SerializedSocket):
             ws.sock = SerializedSocket(ws.sock)
         self.sock: SerializedSocket = ws.sock
         self.sock.on_pending = self._wake_sender
+        if getattr(ws, "ws", None) is not None:
+            guard_inbound_frames(ws, settings.ws_max_message_bytes, self._refuse_oversize)
         self.dialect = dialect
         self.numbered = dialect == p.ENVELOPE
         self.batch = batch and self.numbered
         self.batch_interval = settings.ws_batch_interval
         self.maxlen = settings.ws_send_queue_size
+        self.maxlen_bytes = settings.ws_max_message_bytes
         self.stats = stats
         self.stall_seconds = stall_seconds
         self.close_timeout = close_timeout
@@ -302,6 +308,10 @@ class Connection:
     @property
     def flooding(self) -> bool:
         return self.rate_violations > RATE_VIOLATIONS_TO_CLOSE
+
+    def _refuse_oversize(self, length: int) -> None:
+        self.close(p.CloseCode.MESSAGE_TOO_BIG,
+                   f"frame of {length} bytes is over the limit of {self.maxlen_bytes} bytes")
 
     # -- heartbeat -----------------------------------------------------------------------------------------------
 

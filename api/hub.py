@@ -90,6 +90,11 @@ class Hub:
         self.symbols_released = 0
         self._housekeeping: threading.Thread | None = None
         self._housekeeping_wake = threading.Event()
+        # WebSocket requests admitted and not yet ended, in all and per client address (the connection caps), and
+        # whether new ones are still admitted.
+        self._admitted = 0
+        self._per_address: dict[str, int] = {}
+        self.accepting = True
         self._unsubscribe_bus = bus.subscribe(self.on_event)
 
     # -- bus side (feed thread) ---------------------------------------------------------------------------------
@@ -192,9 +197,36 @@ class Hub:
 
     # -- connection side (request threads) ----------------------------------------------------------------------
 
-    def open(self, ws: Any, dialect: str = p.ENVELOPE, batch: bool = False, welcome: bool = True) -> Connection:
+    def admit(self, address: str) -> str | None:
+        """Count a WebSocket request from ``address`` before its upgrade, or say why it is refused (None: admitted).
+        Every admitted request is ended by ``release`` when its session is over, however it ends."""
+        if not self.accepting:
+            return "the server is shutting down"
+        limit, per_address = self.settings.max_connections, self.settings.max_connections_per_address
+        with self._lock:
+            if self._admitted >= limit:
+                return f"the server holds its maximum of {limit} WebSocket connections; retry later"
+            held = self._per_address.get(address, 0)
+            if held >= per_address:
+                return f"at most {per_address} WebSocket connections per client address"
+            self._admitted += 1
+            self._per_address[address] = held + 1
+        return None
+
+    def release(self, address: str) -> None:
+        with self._lock:
+            self._admitted = max(0, self._admitted - 1)
+            left = self._per_address.get(address, 1) - 1
+            if left > 0:
+                self._per_address[address] = left
+            else:
+                self._per_address.pop(address, None)
+
+    def open(self, ws: Any, dialect: str = p.ENVELOPE, batch: bool = False, welcome: bool = True,
+             address: str | None = None) -> Connection:
         connection = Connection(ws, dialect, self.settings, self.stats, batch=batch,
                                 stall_seconds=self.slow_client_seconds, close_timeout=self.close_timeout_seconds)
+        connection.address = address or ""
         with self._lock:
             self._connections[connection.id] = connection
             if self._housekeeping is None or not self._housekeeping.is_alive():
@@ -222,6 +254,18 @@ class Hub:
                 self.stats.add(connections_closed=1, messages_sent=connection.messages_sent,
                                frames_sent=connection.frames_sent, bytes_sent=connection.bytes_sent,
                                messages_dropped=connection.dropped)
+
+    def shutdown(self, timeout: float = 3.0) -> None:
+        """Refuse new connections and close every open one with 1001 ("going away"), waiting at most ``timeout``
+        seconds in all for their close frames to be written."""
+        self.accepting = False
+        with self._lock:
+            connections = list(self._connections.values())
+        for connection in connections:
+            connection.close(p.CloseCode.GOING_AWAY, "server shutting down")
+        deadline = time.monotonic() + timeout
+        for connection in connections:
+            connection.join_sender(max(0.0, deadline - time.monotonic()))
 
     def handle_frame(self, connection: Connection, raw: str | bytes) -> None:
         """Decode and act on one client frame; every problem is answered with an ``error``, never an exception."""

@@ -84,6 +84,7 @@ class ErrorCode(str, Enum):
 
 
 class CloseCode(int, Enum):
+    GOING_AWAY = 1001
     POLICY_VIOLATION = 1008
     MESSAGE_TOO_BIG = 1009
 

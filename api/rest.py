@@ -112,8 +112,13 @@ def _symbol(raw: str) -> str:
 
 
 def _query(model: type[BaseModel]) -> Any:
+    args = request.args.to_dict()
+    # ``?period=`` is a mistake to point out, not a request for the default (the OpenAPI schema says minLength 1).
+    empty = next((name for name, value in args.items() if name in model.model_fields and not value.strip()), None)
+    if empty is not None:
+        raise ApiError(400, "invalid_parameter", f"{empty}: must not be empty (leave it out for the default)")
     try:
-        return model.model_validate(request.args.to_dict())
+        return model.model_validate(args)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
@@ -173,7 +178,7 @@ def chain_to_wire(chain: OptionChain) -> dict[str, Any]:
 
 
 def _expiration(raw: str | None) -> str | None:
-    if raw is None or raw == "":
+    if raw is None:
         return None
     text = raw.strip()
     try:

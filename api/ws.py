@@ -6,11 +6,12 @@ import logging
 import time
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Response, g, request
 from flask_sock import ConnectionClosed, Sock
 
 from api import protocol as p
 from api.connection import CLOSE_TIMEOUT_SECONDS, Connection
+from api.errors import error_response
 from api.hub import Hub
 from api.socket_writer import SerializedSocket
 from feeds.models import InvalidInput, Timeframe, parse_symbol
@@ -20,6 +21,18 @@ log = logging.getLogger(__name__)
 
 # How long the server waits for the client's reply to its close frame before it cuts the connection.
 CLOSE_HANDSHAKE_SECONDS = 3.0
+# Retry-After of a WebSocket upgrade refused for the connection caps.
+REFUSED_RETRY_AFTER_SECONDS = 5
+
+
+def is_websocket_upgrade() -> bool:
+    path = request.path
+    return (path == "/ws" or path.startswith("/ws/")) and request.headers.get("Upgrade", "").lower() == "websocket"
+
+
+def _client_address() -> str:
+    # remote_addr is the client's own address, or the one trusted proxies name (api/client_address.py).
+    return request.remote_addr or ""
 
 
 def timeframe_of(subscription: p.Subscription) -> Timeframe:
@@ -112,6 +125,25 @@ def init_websocket_routes(server: Flask, hub: Hub, settings: Settings) -> Sock:
                                             "max_message_size": settings.ws_max_message_bytes}
     sock = Sock(server)
 
+    @server.before_request
+    def admit_websocket() -> Response | None:
+        """The connection caps, checked before the upgrade so a refusal is a plain HTTP answer with a reason."""
+        if not is_websocket_upgrade():
+            return None
+        address = _client_address()
+        refusal = hub.admit(address)
+        if refusal is not None:
+            return error_response(503, "too_many_connections", refusal,
+                                  {"Retry-After": str(REFUSED_RETRY_AFTER_SECONDS)})
+        g.ws_admitted = address
+        return None
+
+    @server.teardown_request
+    def release_websocket(_exc: BaseException | None) -> None:
+        # The whole WebSocket session runs inside its request: this is when it is over.
+        if "ws_admitted" in g:
+            hub.release(g.pop("ws_admitted"))
+
     def prepare(ws: Any) -> None:
         ws.sock = SerializedSocket(ws.sock)
         hub.feed.ensure_running()
@@ -119,19 +151,19 @@ def init_websocket_routes(server: Flask, hub: Hub, settings: Settings) -> Sock:
     @sock.route("/ws")
     def ws_envelope(ws: Any) -> None:
         prepare(ws)
-        connection = hub.open(ws, p.ENVELOPE, batch=_batch())
+        connection = hub.open(ws, p.ENVELOPE, batch=_batch(), address=_client_address())
         _query_subscriptions(connection, hub, request.args.getlist("subscribe"))
         _serve(hub, ws, connection)
 
     @sock.route("/ws/market-data")
     def ws_market_data(ws: Any) -> None:
         prepare(ws)
-        _serve(hub, ws, hub.open(ws, p.FLAT_PRICE))
+        _serve(hub, ws, hub.open(ws, p.FLAT_PRICE, address=_client_address()))
 
     @sock.route("/ws/signals")
     def ws_signals(ws: Any) -> None:
         prepare(ws)
-        connection = hub.open(ws, p.ENVELOPE, batch=_batch())
+        connection = hub.open(ws, p.ENVELOPE, batch=_batch(), address=_client_address())
         hub.subscribe(connection, p.Subscription(p.Channel.SIGNALS))
         _serve(hub, ws, connection)
 
@@ -143,7 +175,7 @@ def init_websocket_routes(server: Flask, hub: Hub, settings: Settings) -> Sock:
         except InvalidInput as exc:
             _reject(ws, exc.message)
             return
-        connection = hub.open(ws, p.ENVELOPE, batch=_batch())
+        connection = hub.open(ws, p.ENVELOPE, batch=_batch(), address=_client_address())
         refusal = hub.try_subscribe(connection, p.Subscription(p.Channel.MARKET_DATA, parsed))
         if refusal is not None:
             _refuse(hub, ws, connection, refusal)
@@ -160,7 +192,7 @@ def init_websocket_routes(server: Flask, hub: Hub, settings: Settings) -> Sock:
             return
         # This dialect promises a full_update first: for a symbol the feed is only starting, the hub sends it
         # when the first candle exists (an owed snapshot), so nothing waits here.
-        connection = hub.open(ws, p.FLAT_CANDLES)
+        connection = hub.open(ws, p.FLAT_CANDLES, address=_client_address())
         refusal = hub.try_subscribe(connection, subscription, ack=False)
         if refusal is not None:
             _refuse(hub, ws, connection, refusal)

@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any, Protocol
 
+from feeds import cpu_pool
 from feeds.bus import InProcessBus
 from feeds.candles import CandleBuilder, CandleEvent
 from feeds.models import ALL_TIMEFRAMES, Candle, Period, Quote, Tick, Timeframe
@@ -362,7 +363,8 @@ class LiveFeed:
             period = Period.parse("2d")
         history = self.source.history(symbol, period, timeframe)
         closed = [c for c in history if c.time + timeframe.seconds <= now]
-        return self.listener.prepare(symbol, timeframe, closed)
+        # Seeding is CPU work (about 0.2 ms a candle): on a native thread, so under gevent the loop keeps serving.
+        return cpu_pool.run(self.listener.prepare, symbol, timeframe, closed)
 
     def _ensure_seed_worker(self) -> None:
         # A daemon thread rather than an executor: a history request stuck in a provider must not hold up exit.

@@ -1,0 +1,83 @@
+"""Client frame headers read off the raw byte stream, so a frame announcing more than the size limit is refused
+the moment its header arrives, not after its payload (which may never come) has been read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+class InboundFrameScanner:
+    """Follows the frames a client sends (RFC 6455 section 5.2) through any split of the stream into reads.
+
+    ``feed(data)`` returns the payload length announced by the first frame header in ``data`` that exceeds
+    ``limit``, else None. After that the scanner stops (the connection is being closed).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._header = bytearray()
+        self._skip = 0  # payload bytes of the current frame still to come
+        self.tripped = False
+
+    def feed(self, data: bytes | bytearray | memoryview) -> int | None:
+        if self.tripped or self.limit <= 0:
+            return None
+        view = memoryview(data)
+        while view:
+            if self._skip:
+                step = min(self._skip, len(view))
+                self._skip -= step
+                view = view[step:]
+                continue
+            need = self._header_size()
+            take = min(need - len(self._header), len(view))
+            self._header += view[:take]
+            view = view[take:]
+            if len(self._header) < need or need != self._header_size():
+                continue  # more of this header to come (its size grew once the length byte was seen)
+            length = self._payload_length()
+            self._header.clear()
+            if length > self.limit:
+                self.tripped = True
+                return length
+            self._skip = length
+        return None
+
+    def _header_size(self) -> int:
+        """Bytes of the current header as far as known: 2, then with the extended length and the mask key."""
+        if len(self._header) < 2:
+            return 2
+        second = self._header[1]
+        size = 2 + {126: 2, 127: 8}.get(second & 0x7F, 0)
+        return size + (4 if second & 0x80 else 0)
+
+    def _payload_length(self) -> int:
+        code = self._header[1] & 0x7F
+        if code == 126:
+            return int.from_bytes(self._header[2:4], "big")
+        if code == 127:
+            return int.from_bytes(self._header[2:10], "big")
+        return code
+
+
+def guard_inbound_frames(ws: Any, limit: int, on_oversize: Callable[[int], None]) -> None:
+    """Call ``on_oversize(length)`` as soon as a frame header from the client of ``ws`` (simple-websocket) announces
+    more than ``limit`` bytes. simple-websocket checks the size only as the payload arrives, so a header announcing
+    2^62 bytes followed by silence would hold the connection until the heartbeat gives up.
+
+    The hook sits on wsproto's ``receive_data``, which simple-websocket's reader calls with every chunk it reads:
+    unlike the socket, it sees the chunk the reader may already be waiting for when the connection is set up.
+    """
+    protocol = ws.ws
+    scanner = InboundFrameScanner(limit)
+    receive_data = protocol.receive_data
+
+    def scanned(data: bytes | None) -> None:
+        if data:
+            length = scanner.feed(data)
+            if length is not None:
+                on_oversize(length)
+        receive_data(data)
+
+    protocol.receive_data = scanned
