@@ -15,7 +15,7 @@ from wsproto.events import Ping
 from wsproto.utilities import LocalProtocolError
 
 from api import protocol as p
-from api.frame_guard import guard_inbound_frames
+from api.frame_guard import InboundFrameScanner, guard_inbound_frames
 from api.socket_writer import SerializedSocket
 from settings import Settings
 
@@ -79,8 +79,10 @@ class Connection:
             ws.sock = SerializedSocket(ws.sock)
         self.sock: SerializedSocket = ws.sock
         self.sock.on_pending = self._wake_sender
+        # What the client sends, followed frame by frame (api/frame_guard.py); None for a test double.
+        self.inbound: InboundFrameScanner | None = None
         if getattr(ws, "ws", None) is not None:
-            guard_inbound_frames(ws, settings.ws_max_message_bytes, self._refuse_oversize)
+            self.inbound = guard_inbound_frames(ws, settings.ws_max_message_bytes, self._refuse_oversize)
         self.dialect = dialect
         self.numbered = dialect == p.ENVELOPE
         self.batch = batch and self.numbered

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import select
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ from flask_sock import ConnectionClosed, Sock
 from api import protocol as p
 from api.connection import CLOSE_TIMEOUT_SECONDS, Connection
 from api.errors import error_response
+from api.frame_guard import InboundFrameScanner
 from api.hub import Hub
 from api.socket_writer import SerializedSocket
 from feeds.models import InvalidInput, Timeframe, parse_symbol
@@ -90,16 +92,36 @@ def _finish(ws: Any, connection: Connection | None = None) -> None:
         except Exception:  # ConnectionClosed, or wsproto refusing in a closing state
             log.debug("close at the end of the session failed", exc_info=True)
     if sock.drain(time.monotonic() + CLOSE_TIMEOUT_SECONDS):
-        _await_close_handshake(ws)
+        _await_close_handshake(ws, connection.inbound if connection is not None else None)
     sock.shutdown()
 
 
-def _await_close_handshake(ws: Any, timeout: float = CLOSE_HANDSHAKE_SECONDS) -> None:
-    """After the server's close frame went out, let the client answer it (simple-websocket's reader ends when the
-    reply arrives, or when the client goes)."""
+def _await_close_handshake(ws: Any, inbound: InboundFrameScanner | None,
+                           timeout: float = CLOSE_HANDSHAKE_SECONDS) -> None:
+    """After the server's close frame went out, let the client answer it: simple-websocket's reader ends when the
+    reply arrives, or when the client goes. When the reader has already stopped (the server closed first, e.g.
+    with 1009 at the header of a frame too large), read and drop what the client still sends until its close
+    frame, so a client still sending the rest of a frame is closed, not reset."""
+    deadline = time.monotonic() + timeout
     reader = getattr(ws, "thread", None)
     if reader is not None and reader.is_alive():
         reader.join(timeout)
+        return
+    if inbound is None or inbound.close_received:
+        return
+    try:
+        poller = select.poll()
+        poller.register(ws.sock.fileno(), select.POLLIN)
+        while not inbound.close_received:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not poller.poll(remaining * 1000):
+                return
+            data = ws.sock.recv(65_536)
+            if not data:
+                return
+            inbound.feed(data)
+    except OSError:
+        return
 
 
 def _reject(ws: Any, message: str) -> None:

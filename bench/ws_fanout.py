@@ -1,13 +1,13 @@
 """Benchmark: fan-out of one symbol's ticks to many WebSocket clients, against a minimal asyncio broadcaster.
 
-Usage: python bench/ws_fanout.py --clients 200 --rate 100 --seconds 15 [--server gevent|werkzeug]
+Usage: python bench/ws_fanout.py --clients 200 --rate 100 --seconds 15 [--server gunicorn|app]
 
 N clients (minimal raw-socket readers, in this process) subscribe to ``market_data`` for one symbol while the feed
 offers R ticks/s. Measured per server: messages delivered per second (all clients together), tick-to-client
 latency p50/p99 (from the message's timestamp to its arrival), and messages dropped (gaps in ``seq``).
 
-Ours: the app under ``gunicorn -k gevent -w 1`` (the documented way to serve many clients; ``--server werkzeug``
-measures ``python app.py`` instead). Peer, same run, same clients: a minimal asyncio ``websockets`` broadcaster
+Ours: the app under ``gunicorn -k gevent -w 1`` (``--server gunicorn``, the default) or ``python app.py``
+(``--server app``, which serves with gevent too). Peer, same run, same clients: a minimal asyncio ``websockets`` broadcaster
 written below, sending the same message shape at the same rate. The last line is one JSON object.
 """
 
@@ -75,7 +75,7 @@ asyncio.run(main())
 def start_ours(server: str, port: int, rate: float, data_dir: str) -> subprocess.Popen[bytes]:
     env = clean_env(TICKSTREAM_DATA_DIR=data_dir, TICKSTREAM_UPDATE_INTERVAL=str(1 / rate), TICKSTREAM_SYMBOLS="AAPL",
                     TICKSTREAM_WS_SEND_QUEUE_SIZE="5000")
-    if server == "gevent":
+    if server == "gunicorn":
         cmd = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--worker-connections", "5000",
                "-b", f"127.0.0.1:{port}", "app:server"]
     else:
@@ -226,7 +226,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--server", choices=("gevent", "werkzeug"), default="gevent")
+    parser.add_argument("--server", choices=("gunicorn", "app"), default="gunicorn")
     args = parser.parse_args()
     subscribe = json.dumps({"type": "subscribe", "data": {"channel": "market_data", "symbol": "AAPL"}})
     offered = args.clients * args.rate
