@@ -12,6 +12,7 @@ requests in flight get ``SHUTDOWN_GRACE_SECONDS`` to finish, then the feed stops
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 from typing import Any
 
@@ -22,6 +23,24 @@ log = logging.getLogger(__name__)
 
 # How long requests in flight may take to finish once shutdown has begun.
 SHUTDOWN_GRACE_SECONDS = 5.0
+# Descriptors beyond the WebSocket connections: listening socket, cache files, REST clients, source connections.
+SPARE_DESCRIPTORS = 1024
+
+
+def raise_open_file_limit(connections: int) -> int:
+    """Raise the soft limit of open files towards what ``connections`` sockets need (at most the hard limit): the
+    usual default of 1,024 would refuse connections long before TICKSTREAM_MAX_CONNECTIONS. Returns the limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + SPARE_DESCRIPTORS
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    if wanted > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    if soft < connections + SPARE_DESCRIPTORS:
+        log.warning("open files are limited to %d: fewer than TICKSTREAM_MAX_CONNECTIONS=%d WebSockets can be held "
+                    "(raise the hard limit, e.g. LimitNOFILE in systemd)", soft, connections)
+    return int(soft)
 
 
 def serve(app: Any, settings: Settings) -> None:
@@ -36,6 +55,7 @@ def serve(app: Any, settings: Settings) -> None:
     from gevent.pywsgi import WSGIServer
 
     services = app.server.extensions["tickstream"]
+    raise_open_file_limit(settings.max_connections)
     # log=None: no access line per request (a WebSocket client or a poller would flood the log); errors still go
     # to our logger.
     http = WSGIServer((settings.host, settings.port), app.server, log=None, error_log=_ErrorLog())

@@ -7,8 +7,8 @@ offers R ticks/s. Measured per server: messages delivered per second (all client
 latency p50/p99 (from the message's timestamp to its arrival), and messages dropped (gaps in ``seq``).
 
 Ours: the app under ``gunicorn -k gevent -w 1`` (``--server gunicorn``, the default) or ``python app.py``
-(``--server app``, which serves with gevent too). Peer, same run, same clients: a minimal asyncio ``websockets`` broadcaster
-written below, sending the same message shape at the same rate. The last line is one JSON object.
+(``--server app``, which serves with gevent too). Peer, same run, same clients: a minimal asyncio ``websockets``
+broadcaster written below, sending the same message shape at the same rate. The last line is one JSON object.
 """
 
 from __future__ import annotations

@@ -273,3 +273,17 @@ def test_no_frame_of_a_refused_upgrade_reaches_the_socket(inproc_server) -> None
         while b"\r\n\r\n" not in answer and time.monotonic() < deadline:
             answer += raw.recv(4096)
     assert answer.startswith(b"HTTP/1.1 503")
+
+
+def test_open_file_limit_is_raised_for_the_connection_cap() -> None:
+    code = """
+import resource
+from api.serving import raise_open_file_limit
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+print(raise_open_file_limit(2000), resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard)
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    limit, soft, hard = (int(x) for x in out.stdout.split())
+    assert limit == soft == min(2000 + 1024, hard)
