@@ -330,8 +330,7 @@ def market_data(quote: Quote) -> dict[str, Any]:
 
 
 def tick_data(tick: Tick) -> dict[str, Any]:
-    spread = None if tick.bid is None or tick.ask is None else tick.ask - tick.bid
-    return {"symbol": tick.symbol, "bid": tick.bid, "ask": tick.ask, "spread": spread, "price": tick.price,
+    return {"symbol": tick.symbol, "bid": tick.bid, "ask": tick.ask, "spread": tick.spread, "price": tick.price,
             "volume": tick.volume}
 
 

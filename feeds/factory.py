@@ -82,8 +82,9 @@ def build_source(
     """
     check_sources(settings)
     if settings.feed == "sim":
-        log.info("market data: the simulated market (seed %d)", settings.seed)
-        return SimulatedSource(seed=settings.seed, clock=wall_clock), wall_clock
+        log.info("market data: the simulated market (seed %d%s)", settings.seed,
+                 ", any symbol" if settings.sim_any_symbol else "")
+        return SimulatedSource(seed=settings.seed, clock=wall_clock, any_symbol=settings.sim_any_symbol), wall_clock
 
     clock = wall_clock
     chain: list[MarketSource] = []

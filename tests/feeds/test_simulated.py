@@ -51,9 +51,12 @@ def test_order_of_requests_does_not_change_the_path() -> None:
     assert a.history("GC=F", Period.parse("1d"), Timeframe.M1) == b.history("GC=F", Period.parse("1d"), Timeframe.M1)
 
 
-@pytest.mark.parametrize("symbol", ["AAPL", "GC=F", "BTC-USD", "^GSPC", "EURUSD=X", "BRK.B", "ZZZZ9"])
-def test_any_valid_symbol_trades(symbol: str) -> None:
-    source, _ = sim()
+@pytest.mark.parametrize(("symbol", "any_symbol"), [
+    ("AAPL", False), ("GC=F", False), ("BTC-USD", False), ("^GSPC", False), ("EURUSD=X", False), ("BRK-B", False),
+    ("ES=F", False), ("ZN=F", False), ("7203.T", False), ("SHIB-USD", False), ("^TNX", False), ("ZZZZ9", True),
+])
+def test_any_valid_symbol_trades(symbol: str, any_symbol: bool) -> None:
+    source = SimulatedSource(seed=7, clock=Clock(NOW), any_symbol=any_symbol)
     candles = source.history(symbol, Period.parse("1d"), Timeframe.M5)
     assert len(candles) == 289  # 288 complete 5-minute candles in a day, and the forming one
     for c in candles:
