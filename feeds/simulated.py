@@ -534,7 +534,8 @@ class SimulatedSource:
         return picked
 
     def health(self) -> dict[str, Any]:
-        return {"name": self.name, "state": "ok", "seed": self.seed, "quotes_served": self._quotes_served}
+        return {"name": self.name, "state": "ok", "seed": self.seed, "quotes_served": self._quotes_served,
+                "any_symbol": self.any_symbol}
 
 
 def _aggregate(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray,
