@@ -150,12 +150,17 @@ class Universe:
         words = _words(folded)
         whole = [f" {w} " for w in words]
         starts = [f" {w}" for w in words]
+        first_word = words[0] if words else folded
         ranked: list[tuple[int, tuple[int, int, int, int], Instrument]] = []
         for entry in self._entries:
             if entry.instrument is exact:
                 rank = 0
             elif compact and entry.compact.startswith(compact):
                 rank = 1
+            elif first_word not in entry.name and folded not in entry.name:
+                # Every name rank needs one of these: a cheap test that turns most of the list away (a search
+                # costs about 1 ms instead of 8).
+                continue
             elif words and all(w in entry.padded for w in whole):
                 rank = 2 if entry.padded.startswith(whole[0]) else 3
             elif words and all(w in entry.padded for w in starts):
