@@ -345,6 +345,9 @@ def parse_cli(argv: Sequence[str] | None = None, env: Mapping[str, str] | None =
     parser.add_argument("--data-dir", dest="data_dir", help="where state is kept (default ./data)")
     parser.add_argument("--replay-dir", dest="replay_dir", help="folder of CSV/Parquet files for --feed replay")
     parser.add_argument("--speed", dest="replay_speed", type=float, help="replay speed multiplier (default 60)")
+    parser.add_argument("--sim-any-symbol", dest="sim_any_symbol", action="store_true", default=None,
+                        help="the simulated market prices any well-formed ticker, not only its shipped universe "
+                             "(tests and demos; env TICKSTREAM_SIM_ANY_SYMBOL)")
     parser.add_argument("--debug", action="store_true", default=None, help="Dash debug mode")
     parser.add_argument("--dev", action="store_true", default=None,
                         help="development: Flask's server with its reloader instead of gevent (env TICKSTREAM_DEV)")

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from api.rest import MAX_END, MAX_LIMIT, HistoryQuery, OptionsQuery, get_route
+from api.rest import MAX_END, MAX_LIMIT, HistoryQuery, OptionsQuery, SymbolsQuery, get_route
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -52,9 +52,10 @@ class ErrorBody(_Open):
 class Quote(_Open):
     symbol: str
     price: Number
-    change: Number = Field(description="price minus the previous close")
-    change_percent: Number
-    volume: Number = Field(description="volume traded since the start of the UTC day")
+    change: Number = Field(description="price minus the previous close, with the price's decimals")
+    change_percent: Number = Field(description="in percent, 4 decimals")
+    volume: Number = Field(description="volume traded since the start of the UTC day (a whole number when it counts "
+                                       "shares or contracts)")
     bid: Number
     ask: Number
     timestamp: str = Field(description="ISO-8601 UTC with milliseconds and Z",
@@ -70,7 +71,7 @@ class Candle(_Open):
     high: Number
     low: Number
     close: Number
-    volume: Number
+    volume: Number = Field(description="a whole number when it counts shares or contracts")
 
 
 class History(_Open):
@@ -109,6 +110,19 @@ class OptionChain(_Open):
     source: str = Field(default="")
     stale: bool = False
     as_of: str | None = None
+
+
+class SymbolMatch(_Open):
+    symbol: str = Field(description="the ticker as the market data routes take it")
+    name: str
+    asset_class: Literal["equity", "etf", "index", "future", "currency", "crypto"]
+    tick_size: float = Field(description="smallest price step, e.g. 0.01, 0.25 (ES=F), 0.00001 (EURUSD=X)")
+    precision: int = Field(ge=0, description="decimals of the instrument's prices; every price of it on the wire "
+                                             "has at most these")
+
+
+class SymbolList(_Open):
+    symbols: list[SymbolMatch] = Field(description="best match first")
 
 
 # -- service -----------------------------------------------------------------------------------------------------
@@ -271,7 +285,7 @@ class WsStatus(_Open):
 
 
 _MODELS: tuple[type[BaseModel], ...] = (
-    ErrorBody, Quote, History, OptionChain, Health, LiveData, SignalList, SignalLevels, WsStatus,
+    ErrorBody, Quote, History, OptionChain, SymbolList, Health, LiveData, SignalList, SignalLevels, WsStatus,
 )
 
 
@@ -308,7 +322,8 @@ def query_parameters(model: type[BaseModel], extra: dict[str, dict[str, Any]] | 
     return params
 
 
-def _symbol_param(description: str = "ticker, case-insensitive (AAPL, BRK.B, GC=F, ^GSPC, BTC-USD, EURUSD=X)"
+def _symbol_param(description: str = "ticker, case-insensitive (AAPL, BRK-B, GC=F, ^GSPC, BTC-USD, EURUSD=X; "
+                                      "currency pairs also as EURUSD)"
                   ) -> dict[str, Any]:
     return {"name": "symbol", "in": "path", "required": True, "description": description,
             "schema": {"type": "string", "pattern": SYMBOL_PATTERN}, "example": "AAPL"}
@@ -379,6 +394,21 @@ def _paths() -> dict[str, Any]:
                               "without options"),
                 "404": market_errors["404"],
                 "503": market_errors["503"],
+            },
+        }},
+        "/api/v1/symbols": {"get": {
+            "operationId": "searchSymbols",
+            "tags": ["market-data"],
+            "summary": "Symbol search",
+            "description": "Instruments of the symbol universe shipped with the server (about 2,200 real tickers: "
+                           "US, European and Japanese equities, ETFs, indices, futures, currency pairs, crypto) whose "
+                           "ticker starts with `q` or whose name has words starting with the words of `q`, best first. "
+                           "The simulated market serves exactly these symbols (unless started with "
+                           "TICKSTREAM_SIM_ANY_SYMBOL=1); real providers know them too.",
+            "parameters": query_parameters(SymbolsQuery),
+            "responses": {
+                "200": _json(SymbolList, "the matches, best first (possibly none)"),
+                "400": _error("q missing, blank or longer than 50 characters, or limit outside 1..50"),
             },
         }},
         "/api/v1/signals/symbol/{symbol}": {"get": {

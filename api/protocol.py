@@ -288,6 +288,12 @@ def _clean(value: float | None) -> float | None:
     return value
 
 
+def _volume(value: float | None) -> float | int | None:
+    # A count of shares or contracts is a JSON integer (1234, not 1234.0) whichever source or sum produced it.
+    value = _clean(value)
+    return None if value is None else whole_if_integral(value)
+
+
 def candle_to_wire(candle: Candle) -> dict[str, Any]:
     return {
         "time": candle.time,
@@ -295,7 +301,7 @@ def candle_to_wire(candle: Candle) -> dict[str, Any]:
         "high": candle.high,
         "low": candle.low,
         "close": candle.close,
-        "volume": candle.volume,
+        "volume": _volume(candle.volume),
     }
 
 
@@ -305,7 +311,7 @@ def quote_to_rest(quote: Quote) -> dict[str, Any]:
         "price": _clean(quote.price),
         "change": _clean(quote.change),
         "change_percent": _clean(quote.change_percent),
-        "volume": _clean(quote.volume),
+        "volume": _volume(quote.volume),
         "bid": _clean(quote.bid),
         "ask": _clean(quote.ask),
         "timestamp": iso_ms(quote.timestamp),
@@ -323,7 +329,7 @@ def market_data(quote: Quote) -> dict[str, Any]:
         "bid": _clean(quote.bid),
         "ask": _clean(quote.ask),
         "spread": _clean(quote.spread),
-        "volume": _clean(quote.volume),
+        "volume": _volume(quote.volume),
         "change": _clean(quote.change),
         "change_percent": _clean(quote.change_percent),
         "source": quote.source,
@@ -331,9 +337,8 @@ def market_data(quote: Quote) -> dict[str, Any]:
 
 
 def tick_data(tick: Tick) -> dict[str, Any]:
-    spread = None if tick.bid is None or tick.ask is None else tick.ask - tick.bid
-    return {"symbol": tick.symbol, "bid": tick.bid, "ask": tick.ask, "spread": spread, "price": tick.price,
-            "volume": tick.volume}
+    return {"symbol": tick.symbol, "bid": tick.bid, "ask": tick.ask, "spread": tick.spread, "price": tick.price,
+            "volume": _volume(tick.volume)}
 
 
 def candle_update(symbol: str, timeframe: Timeframe, candle: Candle) -> dict[str, Any]:
@@ -384,7 +389,7 @@ def encode_flat(message: dict[str, Any]) -> bytes:
 def flat_price(quote: Quote) -> bytes:
     """/ws/market-data ``price`` message."""
     return orjson.dumps({"type": "price", "symbol": quote.symbol, "price": _clean(quote.price),
-                         "volume": _clean(quote.volume), "timestamp": iso_ms(quote.timestamp)})
+                         "volume": _volume(quote.volume), "timestamp": iso_ms(quote.timestamp)})
 
 
 def flat_signal(event: ChannelEvent) -> bytes:

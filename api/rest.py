@@ -1,4 +1,4 @@
-"""REST routes under /api/v1 (quotes, history, options) and the service routes (/health, /metrics…)."""
+"""REST routes under /api/v1 (quotes, history, options, symbols) and the service routes (/health, /metrics…)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from feeds.models import (
     parse_symbol,
 )
 from feeds.source import SourceError, UnknownSymbol, UnsupportedRequest
+from feeds.universe import MAX_QUERY_LENGTH, MAX_RESULTS, Instrument, shipped
 
 MAX_LIMIT = 50_000
 # 2100-01-01: far enough for any paging, and keeps ``end`` inside what datetime and the sources can represent.
@@ -195,6 +196,22 @@ _PEER_BODY = {"symbol": "AAPL", "price": 190.12, "change": 1.05, "change_percent
               "stale": False}
 
 
+class SymbolsQuery(BaseModel):
+    """Query string of the symbol search."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    q: str = Field(min_length=1, max_length=MAX_QUERY_LENGTH,
+                   description="start of a ticker (aap, eurusd, ^gsp) or words of a name (apple, gold futures)",
+                   examples=["aap", "gold"])
+    limit: int = Field(default=10, ge=1, le=MAX_RESULTS, description="at most this many matches, best first")
+
+
+def instrument_to_wire(instrument: Instrument) -> dict[str, Any]:
+    return {"symbol": instrument.symbol, "name": instrument.name, "asset_class": instrument.asset_class.value,
+            "tick_size": instrument.tick_size, "precision": instrument.precision}
+
+
 class SignalsQuery(BaseModel):
     """Query string of the signals routes."""
 
@@ -247,6 +264,14 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
         expiration = _expiration(query.expiration)
         sourced: Sourced[OptionChain] = _source_call(lambda: market.options_sourced(symbol, expiration))
         return _json({**chain_to_wire(sourced.value), **_labels(sourced)})
+
+    @get_route(api, "/api/v1/symbols")
+    def symbols() -> Response:
+        # The shipped universe whatever the feed: real providers know these tickers too.
+        query: SymbolsQuery = _query(SymbolsQuery)
+        if not query.q.strip():
+            raise ApiError(400, "invalid_parameter", "q: must not be blank")
+        return _json({"symbols": [instrument_to_wire(i) for i in shipped().search(query.q, query.limit)]})
 
     @get_route(api, "/api/v1/market-data/<symbol>")
     def quote(symbol: str) -> Response:

@@ -29,6 +29,7 @@ from feeds.failover import FailoverSource
 from feeds.models import Quote
 from feeds.simulated import SimulatedSource
 from feeds.source import MarketSource
+from feeds.universe import shipped
 from settings import Settings, check_sources
 
 if TYPE_CHECKING:
@@ -82,8 +83,14 @@ def build_source(
     """
     check_sources(settings)
     if settings.feed == "sim":
-        log.info("market data: the simulated market (seed %d)", settings.seed)
-        return SimulatedSource(seed=settings.seed, clock=wall_clock), wall_clock
+        log.info("market data: the simulated market (seed %d%s)", settings.seed,
+                 ", any symbol" if settings.sim_any_symbol else "")
+        if not settings.sim_any_symbol:
+            unknown = [s for s in settings.symbols if s not in shipped()]
+            if unknown:
+                log.warning("the simulated market has no symbol %s: it will not stream (use --sim-any-symbol to "
+                            "price any ticker)", ", ".join(unknown))
+        return SimulatedSource(seed=settings.seed, clock=wall_clock, any_symbol=settings.sim_any_symbol), wall_clock
 
     clock = wall_clock
     chain: list[MarketSource] = []

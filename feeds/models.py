@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -116,6 +117,12 @@ def parse_symbol(value: object) -> str:
     """Validate a symbol and return it upper-cased, or raise InvalidInput(code="invalid_symbol")."""
     if not isinstance(value, str):
         raise InvalidInput("invalid_symbol", "symbol must be a string")
+    if not value.isascii():
+        # Checked before upper-casing: Unicode case mapping turns "ß" into "SS" and "ı" into "I", which would
+        # make a different, valid-looking ticker out of a symbol the client never sent.
+        raise InvalidInput(
+            "invalid_symbol", f"invalid symbol {value!r}: only ASCII letters, digits and . - = ^ are allowed"
+        )
     text = value.strip().upper()
     if not _SYMBOL_RE.match(text):
         raise InvalidInput(
@@ -123,6 +130,31 @@ def parse_symbol(value: object) -> str:
             f"invalid symbol {value!r}: 1-20 characters of A-Z 0-9 . - = ^, starting with a letter, digit or ^",
         )
     return text
+
+
+# Decimals of a change in percent (0.1234 %): a hundredth of a basis point, finer than any display needs.
+PERCENT_DECIMALS = 4
+
+
+def decimals_of(value: float) -> int:
+    """Decimals in the shortest text that reads back as ``value`` (1.08123 → 5, 190.0 → 0, 2e-05 → 5).
+
+    Sources round prices to their instrument's precision, so this is that precision or less.
+    """
+    mantissa, _, exponent = repr(float(value)).partition("e")
+    fraction = mantissa.partition(".")[2].rstrip("0")
+    return max(0, len(fraction) - int(exponent or 0))
+
+
+def price_difference(a: float, b: float) -> float:
+    """``a - b`` without binary floating-point noise (1.23 - 1.08 is 0.15000000000000013 as floats).
+
+    The difference of two decimals has no more decimals than the longer of them, so rounding to that many gives
+    the exact decimal answer for any instrument's precision without knowing it.
+    """
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return a - b
+    return round(a - b, min(17, max(decimals_of(a), decimals_of(b))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,19 +175,19 @@ class Quote:
     def change(self) -> float | None:
         if self.previous_close is None:
             return None
-        return self.price - self.previous_close
+        return price_difference(self.price, self.previous_close)
 
     @property
     def change_percent(self) -> float | None:
         if not self.previous_close:
             return None
-        return (self.price - self.previous_close) / self.previous_close * 100.0
+        return round((self.price - self.previous_close) / self.previous_close * 100.0, PERCENT_DECIMALS)
 
     @property
     def spread(self) -> float | None:
         if self.bid is None or self.ask is None:
             return None
-        return self.ask - self.bid
+        return price_difference(self.ask, self.bid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +200,12 @@ class Tick:
     bid: float | None
     ask: float | None
     volume: float
+
+    @property
+    def spread(self) -> float | None:
+        if self.bid is None or self.ask is None:
+            return None
+        return price_difference(self.ask, self.bid)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,16 @@ The path is built top-down so that any instant can be computed without replaying
 Every random draw comes from a generator seeded by (seed, symbol, level, index), so history requested today and
 live ticks produced tomorrow are the same path: the first live candle continues the last history candle.
 The market trades around the clock (like crypto); there are no sessions or holidays.
+
+Symbols: the instruments of the shipped universe (feeds/universe.py), priced at their precision and on their tick
+grid (``ES=F`` moves in quarters); others raise UnknownSymbol unless the source is built with ``any_symbol``
+(``TICKSTREAM_SIM_ANY_SYMBOL=1``), which prices any well-formed ticker. A currency pair written without ``=X``
+(``EURUSD``) trades on the same path as the listed pair and is echoed as it was asked for. Volumes are whole numbers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import threading
@@ -24,12 +30,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 
 import numpy as np
 
 from feeds.models import SECONDS_PER_DAY, Candle, OptionChain, Period, Quote, Timeframe
-from feeds.source import UnsupportedRequest
+from feeds.source import UnknownSymbol, UnsupportedRequest
+from feeds.universe import AssetClass, Instrument, shipped
 
 MINUTES_PER_DAY = 1440
 MINUTES_PER_YEAR = 525_600
@@ -54,6 +62,8 @@ class SymbolProfile:
     spread_bps: float
     volume_per_minute: float
     decimals: int
+    # The price grid; None: one unit of the last decimal.
+    tick_size: float | None = None
 
 
 _KNOWN_PROFILES: dict[str, SymbolProfile] = {
@@ -70,7 +80,7 @@ _KNOWN_PROFILES: dict[str, SymbolProfile] = {
     "^DJI": SymbolProfile(39_000.0, 0.15, 0.5, 30_000, 2),
     "^IXIC": SymbolProfile(16_000.0, 0.21, 0.5, 500_000, 2),
     "GC=F": SymbolProfile(2350.0, 0.15, 2.0, 1_500, 1),
-    "SI=F": SymbolProfile(28.0, 0.28, 3.0, 800, 3),
+    "SI=F": SymbolProfile(28.0, 0.28, 3.0, 800, 3, 0.005),
     "CL=F": SymbolProfile(78.0, 0.35, 2.0, 4_000, 2),
     "BTC-USD": SymbolProfile(65_000.0, 0.55, 1.0, 25, 2),
     "ETH-USD": SymbolProfile(3200.0, 0.65, 1.5, 300, 2),
@@ -85,16 +95,71 @@ def _stable_hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
 
 
+# Per kind of instrument: annual volatility (lowest, spread of the hashed part), spread in basis points, volume
+# per minute.
+_CLASS_TRAITS: dict[AssetClass, tuple[float, float, float, float]] = {
+    AssetClass.EQUITY: (0.2, 0.4, 2.0, 10_000),
+    AssetClass.ETF: (0.12, 0.2, 1.0, 20_000),
+    AssetClass.INDEX: (0.14, 0.1, 0.5, 100_000),
+    AssetClass.FUTURE: (0.18, 0.2, 1.5, 2_000),
+    AssetClass.CURRENCY: (0.06, 0.06, 1.0, 30_000),
+    AssetClass.CRYPTO: (0.6, 0.3, 2.0, 500),
+}
+
+
+@lru_cache(maxsize=4096)
 def profile_for(symbol: str) -> SymbolProfile:
-    """The known profile of a symbol, or one derived from its name so that every valid symbol trades."""
+    """The known profile of a symbol, one derived from its universe entry, or (for any other symbol, when the
+    source serves any) one derived from its name alone. ``symbol`` is the universe's spelling (``EURUSD=X``)."""
     if symbol in _KNOWN_PROFILES:
         return _KNOWN_PROFILES[symbol]
     h = _stable_hash(symbol)
+    instrument = shipped().get(symbol)
+    if instrument is not None:
+        return _universe_profile(instrument, h)
     if symbol.endswith("=X"):
         return SymbolProfile(0.5 + (h % 1500) / 1000, 0.06 + (h >> 11) % 6 / 100, 1.0, 30_000, 5)
     if symbol.endswith("-USD"):
         return SymbolProfile(0.5 + (h % 2000), 0.6 + (h >> 11) % 30 / 100, 2.0, 5_000, 4)
     return SymbolProfile(10 + (h % 49_000) / 100, 0.2 + (h >> 11) % 40 / 100, 2.0, 10_000 + (h >> 7) % 40_000, 2)
+
+
+def _universe_profile(instrument: Instrument, h: int) -> SymbolProfile:
+    low, width, spread_bps, volume = _CLASS_TRAITS[instrument.asset_class]
+    base = instrument.reference_price
+    if base is None:
+        # 10-500 in units of a cent tick; 1,000-50,000 where the tick is a whole unit (yen-priced shares).
+        base = (10 + (h % 49_000) / 100) * max(1.0, instrument.tick_size * 100)
+    return SymbolProfile(
+        base_price=base,
+        annual_volatility=low + (h >> 11) % 100 / 100 * width,
+        spread_bps=spread_bps,
+        volume_per_minute=volume * (0.5 + (h >> 7) % 100 / 100),
+        decimals=instrument.precision,
+        tick_size=instrument.tick_size,
+    )
+
+
+Prices = TypeVar("Prices", float, np.ndarray)
+
+
+def _on_grid(values: Prices, profile: SymbolProfile) -> Prices:
+    """Prices rounded to the profile's tick and written with its decimals (no 0.15000000000000568)."""
+    tick = profile.tick_size
+    if tick is None:
+        return np.round(values, profile.decimals)  # type: ignore[no-any-return]
+    return np.round(np.round(values / tick) * tick, profile.decimals)  # type: ignore[no-any-return]
+
+
+def _tick_below(price: float, profile: SymbolProfile) -> float:
+    tick = profile.tick_size or 10.0 ** -profile.decimals
+    # The epsilon keeps a price already on the grid (2.9999999999 ticks) where it is.
+    return round(math.floor(price / tick + 1e-9) * tick, profile.decimals)
+
+
+def _tick_above(price: float, profile: SymbolProfile) -> float:
+    tick = profile.tick_size or 10.0 ** -profile.decimals
+    return round(math.ceil(price / tick - 1e-9) * tick, profile.decimals)
 
 
 def _volume_day_curve() -> np.ndarray:
@@ -155,13 +220,17 @@ class _LRU:
 
 
 class SimulatedSource:
-    """Deterministic simulated market; the default source. Thread-safe (one lock around its caches)."""
+    """Deterministic simulated market; the default source. Thread-safe (one lock around its caches).
+
+    ``any_symbol``: price every well-formed ticker, not only the universe's (tests and demos).
+    """
 
     name = "sim"
 
-    def __init__(self, seed: int = 42, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, seed: int = 42, clock: Callable[[], float] = time.time, any_symbol: bool = False) -> None:
         self.seed = seed
         self.clock = clock
+        self.any_symbol = any_symbol
         self._lock = threading.Lock()
         self._anchors: dict[str, np.ndarray] = {}
         self._days = _LRU(256)
@@ -170,6 +239,16 @@ class SimulatedSource:
         self._quotes_served = 0
 
     # -- random generators -------------------------------------------------------------------------------------
+
+    def _path_symbol(self, symbol: str) -> str:
+        """The symbol whose path prices ``symbol`` (``EURUSD`` → ``EURUSD=X``); UnknownSymbol if there is none."""
+        instrument = shipped().resolve(symbol)
+        if instrument is not None:
+            return instrument.symbol
+        if self.any_symbol:
+            return symbol
+        raise UnknownSymbol(f"the simulated market has no symbol {symbol} (GET /api/v1/symbols?q=… lists its "
+                            "symbols; TICKSTREAM_SIM_ANY_SYMBOL=1 prices any ticker)")
 
     def _rng(self, symbol: str, level: int, index: int) -> np.random.Generator:
         return np.random.default_rng([self.seed & 0xFFFFFFFF, _stable_hash(symbol), level, index])
@@ -233,15 +312,14 @@ class SimulatedSource:
         closes = np.exp(log_close)
         highs = np.maximum(opens, closes) * np.exp(sigma * _WICK_SCALE * wick_up)
         lows = np.minimum(opens, closes) * np.exp(-sigma * _WICK_SCALE * wick_down)
-        d = profile.decimals
         volume = np.round(
             profile.volume_per_minute * _DAY_CURVE * np.exp(0.35 * volume_noise - 0.06) * (1 + 0.6 * np.abs(noise))
         )
         minutes = _DayMinutes(
-            open=np.round(opens, d),
-            high=np.round(highs, d),
-            low=np.round(lows, d),
-            close=np.round(closes, d),
+            open=_on_grid(opens, profile),
+            high=_on_grid(highs, profile),
+            low=_on_grid(lows, profile),
+            close=_on_grid(closes, profile),
             volume=volume,
             spread_factor=0.8 + 0.4 * spread_noise,
         )
@@ -304,35 +382,38 @@ class SimulatedSource:
         high_at, low_at = rng.choice(_WAYPOINTS, size=2, replace=False)
         prices[high_at] = h
         prices[low_at] = lo
-        decimals = profile_for(symbol).decimals
         path = _MinutePath(
             times=np.concatenate(([0.0], times, [1.0])),
-            prices=np.round(np.concatenate(([o], prices, [c])), decimals),
+            prices=_on_grid(np.concatenate(([o], prices, [c])), profile_for(symbol)),
         )
         self._paths.put(key, path)
         return path
 
-    def _partial_minute(self, symbol: str, t: float) -> tuple[float, float, float, float, float]:
+    def _partial_minute(self, symbol: str, t: float) -> tuple[float, float, float, float, int]:
         """O, H, L, C, V of the minute containing t, from its open up to t."""
         minute = int(t // 60)
         fraction = (t - minute * 60) / 60
         path = self._minute_path(symbol, minute)
         high, low = path.range_until(fraction)
         day, offset = divmod(minute, MINUTES_PER_DAY)
-        volume = float(int(self._day(symbol, day).volume[offset] * fraction))
-        d = profile_for(symbol).decimals
-        return float(path.prices[0]), round(high, d), round(low, d), round(path.price_at(fraction), d), volume
+        volume = int(self._day(symbol, day).volume[offset] * fraction)
+        profile = profile_for(symbol)
+        # High and low are waypoints (on the grid already) or the price now.
+        now = float(_on_grid(path.price_at(fraction), profile))
+        return (float(path.prices[0]), max(float(_on_grid(high, profile)), now),
+                min(float(_on_grid(low, profile)), now), now, volume)
 
     # -- MarketSource -----------------------------------------------------------------------------------------------
 
     def quote(self, symbol: str) -> Quote:
-        with self._lock:
-            return self._quote_at(symbol, self.clock())
+        return self.quote_at(symbol, self.clock())
 
     def quote_at(self, symbol: str, t: float) -> Quote:
         """The quote at instant t (any past or present instant)."""
+        path_symbol = self._path_symbol(symbol)
         with self._lock:
-            return self._quote_at(symbol, t)
+            quote = self._quote_at(path_symbol, t)
+        return quote if path_symbol == symbol else dataclasses.replace(quote, symbol=symbol)
 
     def _quote_at(self, symbol: str, t: float) -> Quote:
         profile = profile_for(symbol)
@@ -341,15 +422,15 @@ class SimulatedSource:
         bars = self._day(symbol, day)
         _, _, _, price, partial_volume = self._partial_minute(symbol, t)
         half_spread = price * profile.spread_bps / 1e4 * float(bars.spread_factor[offset]) / 2
-        d = profile.decimals
         self._quotes_served += 1
         return Quote(
             symbol=symbol,
-            price=round(price, d),
-            bid=round(price - half_spread, d),
-            ask=round(price + half_spread, d),
-            volume=float(bars.volume[:offset].sum()) + partial_volume,
-            previous_close=round(math.exp(self._anchor(symbol, day)), d),
+            price=price,
+            # On the grid on either side of the price: never crossed, never wider than a tick more than asked.
+            bid=_tick_below(price - half_spread, profile),
+            ask=_tick_above(price + half_spread, profile),
+            volume=int(bars.volume[:offset].sum()) + partial_volume,
+            previous_close=float(_on_grid(math.exp(self._anchor(symbol, day)), profile)),
             timestamp=t,
             source=self.name,
         )
@@ -362,6 +443,7 @@ class SimulatedSource:
         end: float | None = None,
         limit: int | None = None,
     ) -> list[Candle]:
+        symbol = self._path_symbol(symbol)
         now = self.clock()
         width = timeframe.seconds
         forming_open = timeframe.bucket_start(now)
@@ -399,6 +481,7 @@ class SimulatedSource:
 
     def forming_candle(self, symbol: str, timeframe: Timeframe, t: float) -> Candle:
         """The candle of ``timeframe`` containing t, built from its open up to t (seeds the live candle builder)."""
+        symbol = self._path_symbol(symbol)
         with self._lock:
             return self._forming_candle(symbol, timeframe, t)
 
@@ -413,7 +496,7 @@ class SimulatedSource:
         o, h, lo, c, v = _aggregate(*arrays, width=per)
         times = first_open + width * np.arange(count)
         return [
-            Candle(int(t), float(a), float(b), float(x), float(y), float(z))
+            Candle(int(t), float(a), float(b), float(x), float(y), int(z))
             for t, a, b, x, y, z in zip(times, o, h, lo, c, v, strict=True)
         ]
 
@@ -428,29 +511,31 @@ class SimulatedSource:
             o = float(mo[0])
             h = max(h, float(mh.max()))
             lo = min(lo, float(ml.min()))
-            v += float(mv.sum())
+            v += int(mv.sum())
         return Candle(bucket, o, h, lo, pc, v)
 
     def options_chain(self, symbol: str, expiration: str | None = None) -> OptionChain:
         from feeds.options import synthetic_chain
 
+        path_symbol = self._path_symbol(symbol)
         q = self.quote(symbol)
-        profile = profile_for(symbol)
+        profile = profile_for(path_symbol)
         chain: OptionChain = synthetic_chain(
-            symbol, q.price, q.timestamp, profile.annual_volatility, self.seed ^ _stable_hash(symbol)
+            symbol, q.price, q.timestamp, profile.annual_volatility, self.seed ^ _stable_hash(path_symbol)
         )
         if expiration is None or expiration == chain.expiration:
             return chain
         if expiration not in chain.expirations:
             raise UnsupportedRequest(f"no expiration {expiration}; available: {', '.join(chain.expirations)}")
         picked: OptionChain = synthetic_chain(
-            symbol, q.price, q.timestamp, profile.annual_volatility, self.seed ^ _stable_hash(symbol),
+            symbol, q.price, q.timestamp, profile.annual_volatility, self.seed ^ _stable_hash(path_symbol),
             expiration=expiration,
         )
         return picked
 
     def health(self) -> dict[str, Any]:
-        return {"name": self.name, "state": "ok", "seed": self.seed, "quotes_served": self._quotes_served}
+        return {"name": self.name, "state": "ok", "seed": self.seed, "quotes_served": self._quotes_served,
+                "any_symbol": self.any_symbol}
 
 
 def _aggregate(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray,

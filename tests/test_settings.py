@@ -55,6 +55,12 @@ def test_cli_overrides_environment() -> None:
     assert s.port == 8123 and s.symbols == ("MSFT", "^GSPC") and s.update_interval == 0.2
 
 
+def test_sim_any_symbol_from_the_cli_or_the_environment() -> None:
+    assert parse_cli([], env={}).sim_any_symbol is False
+    assert parse_cli(["--sim-any-symbol"], env={}).sim_any_symbol is True
+    assert parse_cli([], env={"TICKSTREAM_SIM_ANY_SYMBOL": "1"}).sim_any_symbol is True
+
+
 def test_cli_error_exits_with_usage(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         parse_cli(["--symbols", "bad symbol!"], env={})

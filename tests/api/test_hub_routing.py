@@ -61,21 +61,21 @@ def test_candles_of_a_new_symbol_start_with_the_snapshot(inproc_server) -> None:
     client = WsClient(server.ws_url + "/ws")
     try:
         client.recv()
-        assert server.services.feed.latest_candle("NEWCO", p.Timeframe.M5) is None  # type: ignore[attr-defined]
-        client.send({"type": "subscribe", "data": {"channel": "candles", "symbol": "NEWCO", "timeframe": "5m"}})
-        client.send({"type": "subscribe", "data": {"channel": "market_data", "symbol": "NEWCO"}})
+        assert server.services.feed.latest_candle("NFLX", p.Timeframe.M5) is None  # type: ignore[attr-defined]
+        client.send({"type": "subscribe", "data": {"channel": "candles", "symbol": "NFLX", "timeframe": "5m"}})
+        client.send({"type": "subscribe", "data": {"channel": "market_data", "symbol": "NFLX"}})
         assert client.recv()["type"] == "subscribed"
         messages = [client.recv() for _ in range(12)]
         candles = [m for m in messages if m.get("channel") == "candles"]
         assert candles, "candle messages for the new symbol"
         first = candles[0]
         assert first["type"] == "full_update" and first["data"]["snapshot"] is True
-        assert first["data"]["symbol"] == "NEWCO" and first["data"]["timeframe"] == "5m"
+        assert first["data"]["symbol"] == "NFLX" and first["data"]["timeframe"] == "5m"
         assert set(first["data"]["signals"]) >= {"pivot_points", "fvg_zones", "break_signals"}
         assert [m["type"] for m in candles[1:]] == ["candle_update"] * (len(candles) - 1)
         assert candles[1]["data"]["candle"]["time"] == first["data"]["candle"]["time"]
         market = [m for m in messages if m.get("channel") == "market_data"]
-        assert market and market[0]["type"] == "market_data" and market[0]["data"]["symbol"] == "NEWCO"
+        assert market and market[0]["type"] == "market_data" and market[0]["data"]["symbol"] == "NFLX"
         assert not server.services.hub._awaiting, "no snapshot left owed"
     finally:
         client.close()
@@ -83,10 +83,10 @@ def test_candles_of_a_new_symbol_start_with_the_snapshot(inproc_server) -> None:
 
 def test_flat_candle_dialect_for_a_new_symbol_starts_with_full_update(inproc_server) -> None:  # type: ignore[no-untyped-def]
     server = inproc_server(symbols="AAPL")
-    ws = websocket.create_connection(server.ws_url + "/ws/market/NEWER/1m", timeout=10)
+    ws = websocket.create_connection(server.ws_url + "/ws/market/AMD/1m", timeout=10)
     try:
         first = json.loads(ws.recv())
-        assert first["type"] == "full_update" and first["symbol"] == "NEWER" and "signals" in first
+        assert first["type"] == "full_update" and first["symbol"] == "AMD" and "signals" in first
         assert "snapshot" not in first  # the flat dialect's shape is the seed document's
         assert all(json.loads(ws.recv())["type"] in ("candle_update", "full_update") for _ in range(3))
     finally:
@@ -108,26 +108,26 @@ def test_symbols_are_released_after_their_last_subscription(inproc_server) -> No
     server = inproc_server(symbols=START_SYMBOLS, max_tracked_symbols="8")
     hub, feed, engine = server.services.hub, server.services.feed, server.services.signals
     hub.release_grace_seconds = 0.5
-    holder = WsClient(server.ws_url + "/ws?subscribe=market_data:Q1&subscribe=candles:Q2:1m"
-                      "&subscribe=ticks:Q3&subscribe=market_data:AAPL")
+    holder = WsClient(server.ws_url + "/ws?subscribe=market_data:ORCL&subscribe=candles:INTC:1m"
+                      "&subscribe=ticks:CSCO&subscribe=market_data:AAPL")
     newcomer = WsClient(server.ws_url + "/ws")
     try:
         wait_for(lambda: len(live_symbols(server)) == 8, 10, 0.05, "8 symbols tracked")
-        wait_for(lambda: engine.trackers("Q1"), 20, 0.05, "Q1's trackers")
+        wait_for(lambda: engine.trackers("ORCL"), 20, 0.05, "ORCL's trackers")
         newcomer.recv()
-        newcomer.send({"type": "subscribe", "symbol": "Q4"})
+        newcomer.send({"type": "subscribe", "symbol": "IBM"})
         refusal = newcomer.recv()
         assert refusal["type"] == "error" and refusal["data"]["code"] == "too_many_subscriptions"
         assert "8 symbols" in refusal["data"]["message"]
         holder.close()
-        wait_for(lambda: live_symbols(server) == START_SYMBOLS.split(","), 10, 0.05, "Q1..Q3 released")
+        wait_for(lambda: live_symbols(server) == START_SYMBOLS.split(","), 10, 0.05, "ORCL, INTC and CSCO released")
         # The feed thread lets go of their state at its next iteration.
-        wait_for(lambda: not engine.trackers("Q1") and not engine.trackers("Q2"), 5, 0.05, "trackers dropped")
-        wait_for(lambda: feed.latest_quote("Q1") is None, 5, 0.05, "Q1's quote dropped")
+        wait_for(lambda: not engine.trackers("ORCL") and not engine.trackers("INTC"), 5, 0.05, "trackers dropped")
+        wait_for(lambda: feed.latest_quote("ORCL") is None, 5, 0.05, "ORCL's quote dropped")
         assert hub.snapshot_stats()["symbols_released"] == 3
-        newcomer.send({"type": "subscribe", "symbol": "Q4"})
+        newcomer.send({"type": "subscribe", "symbol": "IBM"})
         assert newcomer.recv()["type"] == "subscribed"
-        assert newcomer.recv_until(lambda m: m["type"] == "market_data")["data"]["symbol"] == "Q4"
+        assert newcomer.recv_until(lambda m: m["type"] == "market_data")["data"]["symbol"] == "IBM"
         assert "AAPL" in live_symbols(server)
     finally:
         holder.close()
@@ -139,17 +139,17 @@ def test_a_quick_resubscribe_keeps_the_symbol(inproc_server) -> None:  # type: i
     server = inproc_server(symbols="AAPL")
     hub = server.services.hub
     hub.release_grace_seconds = 2.0
-    first = WsClient(server.ws_url + "/ws?subscribe=market_data:KEEP")
+    first = WsClient(server.ws_url + "/ws?subscribe=market_data:KO")
     first.recv_until(lambda m: m["type"] == "market_data")
     first.close()
     wait_for(lambda: hub.snapshot_stats()["symbols_awaiting_release"] == 1, 5, message="release scheduled")
-    second = WsClient(server.ws_url + "/ws?subscribe=market_data:KEEP")
+    second = WsClient(server.ws_url + "/ws?subscribe=market_data:KO")
     try:
         snapshot = second.recv_until(lambda m: m["type"] == "market_data")
-        assert snapshot["data"]["symbol"] == "KEEP"
+        assert snapshot["data"]["symbol"] == "KO"
         assert hub.snapshot_stats()["symbols_awaiting_release"] == 0
         time.sleep(2.5)  # past the grace period of the first client's release
-        assert "KEEP" in live_symbols(server)
+        assert "KO" in live_symbols(server)
         assert hub.snapshot_stats()["symbols_released"] == 0
         second.recv_until(lambda m: m["type"] == "market_data")
     finally:
@@ -163,12 +163,12 @@ def test_unsubscribe_releases_too_and_signals_filters_do_not_hold_symbols(inproc
     client = WsClient(server.ws_url + "/ws")
     try:
         client.recv()
-        client.send({"type": "subscribe", "data": {"channel": "candles", "symbol": "GONE", "timeframe": "1m"}})
-        client.send({"type": "subscribe", "data": {"channel": "signals", "symbol": "GONE"}})
+        client.send({"type": "subscribe", "data": {"channel": "candles", "symbol": "GE", "timeframe": "1m"}})
+        client.send({"type": "subscribe", "data": {"channel": "signals", "symbol": "GE"}})
         client.recv_until(lambda m: m["type"] == "candle_update")
-        assert "GONE" in live_symbols(server)
-        client.send({"type": "unsubscribe", "data": {"channel": "candles", "symbol": "GONE", "timeframe": "1m"}})
-        wait_for(lambda: "GONE" not in live_symbols(server), 10, 0.05, "GONE released")
+        assert "GE" in live_symbols(server)
+        client.send({"type": "unsubscribe", "data": {"channel": "candles", "symbol": "GE", "timeframe": "1m"}})
+        wait_for(lambda: "GE" not in live_symbols(server), 10, 0.05, "GE released")
         client.send({"type": "ping"})
         client.recv_until(lambda m: m["type"] == "pong")
     finally:
@@ -181,7 +181,7 @@ def test_unsubscribe_releases_too_and_signals_filters_do_not_hold_symbols(inproc
 def test_market_symbol_dialect_at_the_symbol_limit_closes_1008(inproc_server) -> None:  # type: ignore[no-untyped-def]
     server = inproc_server(symbols="AAPL,MSFT", max_tracked_symbols="2")
     wait_for(lambda: server.services.feed.latest_quote("MSFT"), 10, message="the start-up symbols tracked")
-    ws = websocket.create_connection(server.ws_url + "/ws/market/ZZZ", timeout=10)
+    ws = websocket.create_connection(server.ws_url + "/ws/market/NKE", timeout=10)
     try:
         assert json.loads(ws.recv())["type"] == "welcome"
         opcode, payload = ws.recv_data()
@@ -190,7 +190,7 @@ def test_market_symbol_dialect_at_the_symbol_limit_closes_1008(inproc_server) ->
         assert b"at most 2 symbols" in payload
     finally:
         ws.close()
-    candles = websocket.create_connection(server.ws_url + "/ws/market/ZZZ/1m", timeout=10)
+    candles = websocket.create_connection(server.ws_url + "/ws/market/NKE/1m", timeout=10)
     try:
         opcode, payload = candles.recv_data()
         assert opcode == websocket.ABNF.OPCODE_CLOSE and int.from_bytes(payload[:2], "big") == 1008
@@ -241,21 +241,21 @@ def test_welcome_heartbeat_interval_is_an_integer_when_whole(inproc_server) -> N
 def test_symbols_only_rest_asked_about_are_leased_then_released(inproc_server) -> None:  # type: ignore[no-untyped-def]
     server = inproc_server(symbols=START_SYMBOLS)
     hub, engine = server.services.hub, server.services.signals
-    response = requests.get(server.base_url + "/api/v1/signals/symbol/RESTONLY", timeout=30)
+    response = requests.get(server.base_url + "/api/v1/signals/symbol/PEP", timeout=30)
     assert response.status_code == 200
-    assert "RESTONLY" in live_symbols(server)
-    wait_for(lambda: engine.trackers("RESTONLY"), 20, 0.05, "RESTONLY's trackers")
+    assert "PEP" in live_symbols(server)
+    wait_for(lambda: engine.trackers("PEP"), 20, 0.05, "PEP's trackers")
     assert hub.snapshot_stats()["symbols_awaiting_release"] == 1
     assert hub.release_unused_symbols(time.monotonic() + 60) == [], "still within its lease"
-    client = WsClient(server.ws_url + "/ws?subscribe=market_data:RESTONLY")
+    client = WsClient(server.ws_url + "/ws?subscribe=market_data:PEP")
     try:
         client.recv_until(lambda m: m["type"] == "subscribed")
         assert hub.snapshot_stats()["symbols_awaiting_release"] == 0, "a subscription takes the symbol over"
-        requests.get(server.base_url + "/api/v1/signals/symbol/RESTONLY", timeout=30)
+        requests.get(server.base_url + "/api/v1/signals/symbol/PEP", timeout=30)
         assert hub.snapshot_stats()["symbols_awaiting_release"] == 0
     finally:
         client.close()
     wait_for(lambda: hub.snapshot_stats()["symbols_awaiting_release"] == 1, 5, message="release after the client")
     requests.get(server.base_url + "/api/v1/signals/symbol/AAPL", timeout=30)  # a start-up symbol: never leased
-    assert hub.release_unused_symbols(time.monotonic() + 3_600) == ["RESTONLY"]
-    wait_for(lambda: "RESTONLY" not in live_symbols(server), 5, 0.05, "RESTONLY released")
+    assert hub.release_unused_symbols(time.monotonic() + 3_600) == ["PEP"]
+    wait_for(lambda: "PEP" not in live_symbols(server), 5, 0.05, "PEP released")

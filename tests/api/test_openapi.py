@@ -90,6 +90,12 @@ def test_history_parameters_come_from_the_query_model(document: dict[str, Any]) 
     assert [p["name"] for p in options] == ["symbol", "expiration"]
 
 
+def test_symbol_search_parameters_come_from_the_query_model(document: dict[str, Any]) -> None:
+    params = {p["name"]: p for p in document["paths"]["/api/v1/symbols"]["get"]["parameters"]}
+    assert params["q"]["required"] is True and params["q"]["schema"]["maxLength"] == 50
+    assert params["limit"]["schema"]["maximum"] == 50 and params["limit"]["required"] is False
+
+
 def _validator(document: dict[str, Any], path: str, status: str) -> jsonschema.Draft202012Validator:
     schema = document["paths"][path]["get"]["responses"][status]["content"]["application/json"]["schema"]
     # Local $refs resolve against the root, so the components ride along with the schema.
@@ -105,6 +111,8 @@ def _validator(document: dict[str, Any], path: str, status: str) -> jsonschema.D
         ("/api/v1/market-data/AAPL/options", "/api/v1/market-data/{symbol}/options", "200"),
         ("/api/v1/market-data/A$PL", "/api/v1/market-data/{symbol}", "400"),
         ("/api/v1/market-data/AAPL/options?expiration=x", "/api/v1/market-data/{symbol}/options", "400"),
+        ("/api/v1/symbols?q=gold&limit=5", "/api/v1/symbols", "200"),
+        ("/api/v1/symbols?q=", "/api/v1/symbols", "400"),
         ("/health", "/health", "503"),
         ("/metrics/live-data", "/metrics/live-data", "200"),
     ],

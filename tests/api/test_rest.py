@@ -32,7 +32,7 @@ def test_quote_shape(client: FlaskClient) -> None:
     assert body["timestamp"].endswith("Z") and len(body["timestamp"]) == 24
 
 
-@pytest.mark.parametrize("symbol", ["GC=F", "%5EGSPC", "BTC-USD", "EURUSD=X", "BRK.B"])
+@pytest.mark.parametrize("symbol", ["GC=F", "%5EGSPC", "BTC-USD", "EURUSD=X", "BRK-B", "EURUSD"])
 def test_quote_for_special_symbols(client: FlaskClient, symbol: str) -> None:
     response = client.get(f"/api/v1/market-data/{symbol}")
     assert response.status_code == 200, response.get_json()

@@ -25,7 +25,7 @@ def test_flat_market_data_dialect_example(live_server) -> None:  # type: ignore[
                 prices.append(message)
         for message in prices:
             assert message["symbol"] == "AAPL"
-            assert isinstance(message["price"], float) and isinstance(message["volume"], float)
+            assert isinstance(message["price"], float) and isinstance(message["volume"], int)  # a count: whole
             assert message["timestamp"].endswith("Z")
         ws.send(json.dumps({"type": "subscribe", "symbol": "??"}))
         error = next(m for m in iter(lambda: json.loads(ws.recv()), None) if m["type"] == "error")

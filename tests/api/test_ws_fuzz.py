@@ -48,7 +48,8 @@ def fuzz_connection(server: Any) -> tuple[websocket.WebSocket, WsClient]:
 
 
 def test_random_frames_get_errors_and_never_hurt_the_connection(inproc_server) -> None:  # type: ignore[no-untyped-def]
-    server = inproc_server(ws_max_messages_per_second="100000", ws_max_subscriptions="1000")
+    # Random frames subscribe made-up tickers ("NOPE", "CANDLES"): the simulated market prices them all, as before.
+    server = inproc_server(ws_max_messages_per_second="100000", ws_max_subscriptions="1000", sim_any_symbol="1")
 
     @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     @given(st.lists(frames, min_size=100, max_size=100))

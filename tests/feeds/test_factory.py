@@ -77,6 +77,17 @@ def test_sim_is_the_default_and_stands_alone(tmp_path: Path) -> None:
     assert not (tmp_path / "cache" / "market").exists()
 
 
+def test_sim_symbols_outside_the_universe_are_named_at_startup(tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    source, _ = build_source(_settings(tmp_path, symbols="AAPL,ZZZZ"))
+    assert "the simulated market has no symbol ZZZZ" in caplog.text
+    assert isinstance(source, SimulatedSource) and not source.any_symbol
+    caplog.clear()
+    source, _ = build_source(_settings(tmp_path, symbols="AAPL,ZZZZ", sim_any_symbol="1"))
+    assert "ZZZZ" not in caplog.text
+    assert isinstance(source, SimulatedSource) and source.quote("ZZZZ").symbol == "ZZZZ"
+
+
 def test_yahoo_feed_is_a_failover_over_yahoo_with_a_cache(tmp_path: Path) -> None:
     client = RecordedYahoo()
     source, _ = build_source(_settings(tmp_path, feed="yahoo"), yahoo_client=client)

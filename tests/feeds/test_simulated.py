@@ -7,9 +7,10 @@ import pytest
 
 from feeds.bus import InProcessBus
 from feeds.live import LiveFeed
-from feeds.models import Period, Timeframe
-from feeds.simulated import MAX_CANDLES_PER_REQUEST, SimulatedSource, profile_for
-from feeds.source import UnsupportedRequest
+from feeds.models import Period, Tick, Timeframe, decimals_of
+from feeds.simulated import _KNOWN_PROFILES, MAX_CANDLES_PER_REQUEST, SimulatedSource, profile_for
+from feeds.source import UnknownSymbol, UnsupportedRequest
+from feeds.universe import shipped
 
 NOW = 1_763_700_000.0 + 37.25  # a fixed instant 37.25 s into a minute
 
@@ -51,9 +52,12 @@ def test_order_of_requests_does_not_change_the_path() -> None:
     assert a.history("GC=F", Period.parse("1d"), Timeframe.M1) == b.history("GC=F", Period.parse("1d"), Timeframe.M1)
 
 
-@pytest.mark.parametrize("symbol", ["AAPL", "GC=F", "BTC-USD", "^GSPC", "EURUSD=X", "BRK.B", "ZZZZ9"])
-def test_any_valid_symbol_trades(symbol: str) -> None:
-    source, _ = sim()
+@pytest.mark.parametrize(("symbol", "any_symbol"), [
+    ("AAPL", False), ("GC=F", False), ("BTC-USD", False), ("^GSPC", False), ("EURUSD=X", False), ("BRK-B", False),
+    ("ES=F", False), ("ZN=F", False), ("7203.T", False), ("SHIB-USD", False), ("^TNX", False), ("ZZZZ9", True),
+])
+def test_any_valid_symbol_trades(symbol: str, any_symbol: bool) -> None:
+    source = SimulatedSource(seed=7, clock=Clock(NOW), any_symbol=any_symbol)
     candles = source.history(symbol, Period.parse("1d"), Timeframe.M5)
     assert len(candles) == 289  # 288 complete 5-minute candles in a day, and the forming one
     for c in candles:
@@ -162,3 +166,96 @@ def test_trends_gaps_and_reversals_within_an_hour() -> None:
     ups = np.sign(np.diff(closes[::10]))
     reversals = int(np.sum(ups[1:] != ups[:-1]))
     assert reversals > 20
+
+
+# -- the symbol universe, currency pair aliases, precision ------------------------------------------------------
+
+
+def test_symbols_outside_the_universe_are_unknown() -> None:
+    source, _ = sim()
+    for call in (lambda: source.quote("ZZZZ"), lambda: source.history("ZZZZ", Period.parse("1d"), Timeframe.M5),
+                 lambda: source.forming_candle("ZZZZ", Timeframe.M1, NOW), lambda: source.options_chain("ZZZZ"),
+                 lambda: source.quote("BRK.B")):
+        with pytest.raises(UnknownSymbol, match="TICKSTREAM_SIM_ANY_SYMBOL"):
+            call()
+    anything = SimulatedSource(seed=7, clock=Clock(NOW), any_symbol=True)
+    assert anything.quote("ZZZZ").symbol == "ZZZZ"
+    assert anything.quote("ZZZZ").price == anything.quote("ZZZZ").price
+
+
+@pytest.mark.parametrize(("written", "listed"), [
+    ("EURUSD", "EURUSD=X"), ("GBPUSD", "GBPUSD=X"), ("USDJPY", "JPY=X"), ("AUDUSD", "AUDUSD=X"),
+    ("USDCAD", "CAD=X"), ("USDCHF", "CHF=X"), ("NZDUSD", "NZDUSD=X"),
+])
+def test_currency_pairs_without_suffix_trade_on_the_listed_path(written: str, listed: str) -> None:
+    source, _ = sim()
+    bare, suffixed = source.quote(written), source.quote(listed)
+    assert bare.symbol == written and suffixed.symbol == listed
+    assert (bare.price, bare.bid, bare.ask, bare.volume, bare.previous_close) == (
+        suffixed.price, suffixed.bid, suffixed.ask, suffixed.volume, suffixed.previous_close)
+    period = Period.parse("5d")
+    assert source.history(written, period, Timeframe.M15) == source.history(listed, period, Timeframe.M15)
+    assert source.forming_candle(written, Timeframe.H1, NOW) == source.forming_candle(listed, Timeframe.H1, NOW)
+    chain = source.options_chain(written)
+    assert chain.symbol == written and chain.underlying_price == bare.price
+
+
+def test_eurusd_trades_near_its_level_with_five_decimals() -> None:
+    source, _ = sim()
+    quote = source.quote("EURUSD")
+    assert 0.9 < quote.price < 1.3
+    candles = source.history("EURUSD", Period.parse("1d"), Timeframe.M1)
+    prices = [quote.price, quote.bid, quote.ask, *(v for c in candles for v in (c.open, c.high, c.low, c.close))]
+    assert all(decimals_of(p) <= 5 for p in prices if p is not None)
+    assert max(decimals_of(p) for p in prices if p is not None) == 5
+
+
+@pytest.mark.parametrize("symbol", ["AAPL", "ES=F", "ZN=F", "GC=F", "SI=F", "EURUSD=X", "JPY=X", "^TNX", "7203.T",
+                                    "SHIB-USD", "BTC-USD", "SPY"])
+def test_prices_are_on_the_tick_grid_with_the_instruments_decimals(symbol: str) -> None:
+    instrument = shipped().get(symbol)
+    assert instrument is not None
+    source, clock = sim()
+    candles = source.history(symbol, Period.parse("1d"), Timeframe.M5)
+    quotes = []
+    for _ in range(20):
+        clock.t += 0.7
+        quotes.append(source.quote(symbol))
+    prices = [v for c in candles for v in (c.open, c.high, c.low, c.close)]
+    prices += [v for q in quotes for v in (q.price, q.bid, q.ask, q.previous_close) if v is not None]
+    for price in prices:
+        steps = price / instrument.tick_size
+        assert abs(steps - round(steps)) < 1e-6, (price, instrument.tick_size)
+        assert decimals_of(price) <= instrument.precision, price
+    for q in quotes:
+        assert q.bid is not None and q.ask is not None and q.bid < q.price < q.ask
+        for derived in (q.change, q.spread):
+            assert derived is not None and decimals_of(derived) <= instrument.precision, derived
+        assert q.change_percent is not None and decimals_of(q.change_percent) <= 4
+
+
+def test_volumes_are_whole_numbers() -> None:
+    source, clock = sim()
+    for timeframe in (Timeframe.M1, Timeframe.H1, Timeframe.D1):
+        candles = source.history("AAPL", Period.parse(timeframe.default_period), timeframe)
+        assert all(type(c.volume) is int for c in candles), timeframe
+    assert type(source.quote("AAPL").volume) is int
+    assert type(source.forming_candle("AAPL", Timeframe.H4, NOW).volume) is int
+    bus = InProcessBus()
+    ticks = []
+    bus.subscribe(lambda _topic, event: ticks.append(event) if isinstance(event, Tick) else None)
+    feed = LiveFeed(source, bus, ["AAPL"], interval=1.0, clock=clock)
+    for _ in range(5):
+        clock.t += 1
+        feed.run_once()
+    assert ticks and all(type(t.volume) is int for t in ticks)
+    candle = feed.latest_candle("AAPL", Timeframe.M5)
+    assert candle is not None and type(candle.volume) is int
+
+
+def test_known_profiles_agree_with_the_universe() -> None:
+    for symbol, profile in _KNOWN_PROFILES.items():
+        instrument = shipped().get(symbol)
+        assert instrument is not None, symbol
+        assert profile.decimals == instrument.precision, symbol
+        assert (profile.tick_size or 10.0 ** -profile.decimals) == pytest.approx(instrument.tick_size), symbol
