@@ -17,6 +17,7 @@ from api.health import health_body
 from api.hub import Hub
 from api.metrics import live_data
 from api.openapi import create_openapi_blueprint
+from api.origins import init_origin_policy
 from api.rest import create_rest_blueprint
 from api.signal_bridge import SignalEngine
 from api.ws import init_websocket_routes
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     server.extensions["tickstream"] = services
 
     init_error_handlers(server)
+    init_origin_policy(server, settings)
     server.register_blueprint(create_rest_blueprint(market, services.health, services.live_metrics, signals,
                                                     peer_route=settings.bench_peer_route,
                                                     lease_symbol=hub.lease_symbol))
