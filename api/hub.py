@@ -317,6 +317,8 @@ class Hub:
     def _end_defaults(self, connection: Connection, keep: p.Subscription) -> None:
         """The client subscribed: from now on it receives what it asked for. Its default routes go silently
         (``keep``, the one it is subscribing to, stays); its profile's shapes stay."""
+        if connection not in self._defaults:
+            return
         with self._lock:
             defaults = self._defaults.pop(connection, None)
             for subscription in defaults or ():
@@ -405,9 +407,7 @@ class Hub:
             quote = self.feed.latest_quote(symbol)
             if quote is None:
                 return
-            if connection.dialect == p.FLAT_PRICE:
-                connection.enqueue(p.flat_price(quote))
-            elif subscription.channel is p.Channel.MARKET_DATA:
+            if subscription.channel is p.Channel.MARKET_DATA:
                 connection.send(p.MessageType.MARKET_DATA, p.market_data(quote), p.Channel.MARKET_DATA,
                                 quote.timestamp)
             else:
@@ -417,8 +417,6 @@ class Hub:
         for event in self.snapshot_provider(subscription):
             if connection.dialect == p.ENVELOPE:
                 connection.enqueue(p.encode_envelope(event.type, event.data, event.channel, event.time))
-            elif connection.dialect == p.FLAT_PRICE and event.type is p.MessageType.SIGNAL:
-                connection.enqueue(p.flat_signal(event))
 
     def _send_flat_price_snapshot(self, connection: Connection, subscription: p.Subscription) -> None:
         """/ws/market-data: right after ``subscribed`` (the ack of its ``market_data`` half), the latest signal of
