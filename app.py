@@ -27,6 +27,7 @@ from api.health import health_body
 from api.hub import Hub
 from api.metrics import live_data
 from api.openapi import create_openapi_blueprint
+from api.origins import init_origin_policy
 from api.rest import create_rest_blueprint
 from api.serving import serve
 from api.signal_bridge import SignalEngine
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     if settings.trusted_proxies:
         server.wsgi_app = TrustedProxyFix(server.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     init_error_handlers(server)
+    init_origin_policy(server, settings)
     server.register_blueprint(create_rest_blueprint(market, services.health, services.live_metrics, signals,
                                                     peer_route=settings.bench_peer_route,
                                                     lease_symbol=hub.lease_symbol))

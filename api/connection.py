@@ -94,6 +94,8 @@ class Connection:
         self.close_timeout = close_timeout
         self.clock = clock
         self.subscriptions: set[p.Subscription] = set()
+        # The profile's rewrite of this connection's messages (api/profiles.py), applied before numbering.
+        self.adapt: Callable[[bytes], bytes] | None = None
         self.authenticated = True
         self._queue: deque[bytes] = deque()
         # A plain lock for the queue and an event to wake the sender only when it is idle: waking a thread per
@@ -131,6 +133,8 @@ class Connection:
     # -- outbound --------------------------------------------------------------------------------------------------
 
     def enqueue(self, body: bytes) -> None:
+        if self.adapt is not None:
+            body = self.adapt(body)
         wake = False
         with self._lock:
             if self.closed:

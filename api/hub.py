@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from api import protocol as p
 from api.connection import CLOSE_TIMEOUT_SECONDS, Connection, WsStats
+from api.profiles import Defaults, check_settings
 from feeds.bus import InProcessBus
 from feeds.candles import CandleEvent
 from feeds.live import LiveFeed
@@ -95,6 +97,10 @@ class Hub:
         self._admitted = 0
         self._per_address: dict[str, int] = {}
         self.accepting = True
+        # /ws connections still on their default channels (api/profiles.py), until their first subscribe.
+        check_settings(settings)
+        self._defaults: weakref.WeakKeyDictionary[Connection, frozenset[p.Subscription]] = \
+            weakref.WeakKeyDictionary()
         self._unsubscribe_bus = bus.subscribe(self.on_event)
 
     # -- bus side (feed thread) ---------------------------------------------------------------------------------
@@ -105,10 +111,10 @@ class Hub:
         elif isinstance(event, Quote):
             self._on_quote(event)
         elif isinstance(event, Tick):
-            key = p.Subscription(p.Channel.TICKS, event.symbol)
-            if key in self._routes:
+            keys = [k for k in (p.Subscription(p.Channel.TICKS, event.symbol), p.ALL_TICKS) if k in self._routes]
+            if keys:
                 body = p.encode_envelope(p.MessageType.TICK, p.tick_data(event), p.Channel.TICKS, event.time)
-                self._fan_out((key,), lambda dialect: body if dialect == p.ENVELOPE else None)
+                self._fan_out(keys, lambda dialect: body if dialect == p.ENVELOPE else None)
         elif isinstance(event, p.ChannelEvent):
             self._on_channel_event(event)
 
@@ -306,7 +312,8 @@ class Hub:
         return [subscription]
 
     def subscribe(self, connection: Connection, subscription: p.Subscription, ack: bool = True) -> bool:
-        """Subscribe, answering a refusal with an ``error``; False when refused."""
+        """Subscribe, answering a refusal with an ``error``; False when refused. The first ends the defaults."""
+        self._end_defaults(connection, subscription)
         refusal = self.try_subscribe(connection, subscription, ack)
         if refusal is not None:
             connection.send_error(refusal.code, refusal.message)
@@ -333,6 +340,35 @@ class Hub:
                 self._ack(connection, p.MessageType.SUBSCRIBED, subscription)
             self._send_snapshot(connection, subscription)
         return None
+
+    def start_defaults(self, connection: Connection, defaults: Defaults) -> None:
+        """Route a /ws connection to its default channels (snapshots as for a subscribe, no ``subscribed``) and
+        apply its profile's shapes, until its first subscribe (``_end_defaults``)."""
+        connection.adapt = defaults.adapt
+        for error in defaults.errors:
+            connection.send_error(error.code, error.message)
+        taken = []
+        for subscription in defaults.subscriptions:
+            refusal = self.try_subscribe(connection, subscription, ack=False)
+            if refusal is None:
+                taken.append(subscription)
+            else:
+                connection.send_error(refusal.code, refusal.message)
+        if taken:
+            with self._lock:
+                self._defaults[connection] = frozenset(taken)
+
+    def _end_defaults(self, connection: Connection, keep: p.Subscription) -> None:
+        """The client subscribed: from now on it receives what it asked for. Its default routes go silently
+        (``keep``, the one it is subscribing to, stays); its profile's shapes stay."""
+        if connection not in self._defaults:
+            return
+        with self._lock:
+            defaults = self._defaults.pop(connection, None)
+            for subscription in defaults or ():
+                if subscription != keep and subscription in connection.subscriptions:
+                    connection.subscriptions.discard(subscription)
+                    self._remove_route(subscription, connection)
 
     def unsubscribe(self, connection: Connection, subscription: p.Subscription) -> None:
         with self._lock:
@@ -396,6 +432,9 @@ class Hub:
             connection.send(p.MessageType.FULL_UPDATE, data, p.Channel.CANDLES)
 
     def _send_snapshot(self, connection: Connection, subscription: p.Subscription) -> None:
+        if connection.dialect == p.FLAT_PRICE:
+            self._send_flat_price_snapshot(connection, subscription)
+            return
         symbol = subscription.symbol
         if subscription.channel is p.Channel.CANDLES and symbol is not None and subscription.timeframe:
             candle = self.feed.latest_candle(symbol, subscription.timeframe)
@@ -412,9 +451,7 @@ class Hub:
             quote = self.feed.latest_quote(symbol)
             if quote is None:
                 return
-            if connection.dialect == p.FLAT_PRICE:
-                connection.enqueue(p.flat_price(quote))
-            elif subscription.channel is p.Channel.MARKET_DATA:
+            if subscription.channel is p.Channel.MARKET_DATA:
                 connection.send(p.MessageType.MARKET_DATA, p.market_data(quote), p.Channel.MARKET_DATA,
                                 quote.timestamp)
             else:
@@ -424,8 +461,25 @@ class Hub:
         for event in self.snapshot_provider(subscription):
             if connection.dialect == p.ENVELOPE:
                 connection.enqueue(p.encode_envelope(event.type, event.data, event.channel, event.time))
-            elif connection.dialect == p.FLAT_PRICE and event.type is p.MessageType.SIGNAL:
-                connection.enqueue(p.flat_signal(event))
+
+    def _send_flat_price_snapshot(self, connection: Connection, subscription: p.Subscription) -> None:
+        """/ws/market-data: right after ``subscribed`` (the ack of its ``market_data`` half), the latest signal of
+        the default timeframe, stamped with the signal's own time and carrying its timeframe, then the latest price.
+
+        Nothing for the ``signals`` half: a signal per timeframe at once, stamped with the trackers' update time,
+        made a "latest wins" client show a week-old daily signal as the current one.
+        """
+        symbol = subscription.symbol
+        if subscription.channel is not p.Channel.MARKET_DATA or symbol is None:
+            return
+        timeframe = self.settings.default_timeframe.value
+        for event in self.snapshot_provider(p.Subscription(p.Channel.SIGNALS, symbol)):
+            if event.type is p.MessageType.SIGNAL and event.data.get("timeframe") == timeframe:
+                connection.enqueue(p.flat_signal(event, p.signal_time(event.data, event.time)))
+                break
+        quote = self.feed.latest_quote(symbol)
+        if quote is not None:
+            connection.enqueue(p.flat_price(quote))
 
     # -- housekeeping: heartbeat and symbol release ------------------------------------------------------------
 

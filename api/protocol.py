@@ -114,6 +114,11 @@ class Subscription:
         }
 
 
+# Ticks of every symbol the feed streams, now or later: a route of /ws default channels (api/profiles.py), not
+# something a client can subscribe to (``ticks`` needs a symbol), so it never brings a symbol into the feed.
+ALL_TICKS = Subscription(Channel.TICKS)
+
+
 @dataclass(frozen=True, slots=True)
 class Subscribe:
     subscription: Subscription
@@ -392,10 +397,26 @@ def flat_price(quote: Quote) -> bytes:
                          "volume": _volume(quote.volume), "timestamp": iso_ms(quote.timestamp)})
 
 
-def flat_signal(event: ChannelEvent) -> bytes:
-    """/ws/market-data ``signal`` message, from an envelope ``signal`` event's data."""
-    return orjson.dumps({"type": "signal", "symbol": event.symbol, "action": event.data.get("side"),
-                         "confidence": event.data.get("confidence"), "timestamp": iso_ms(event.time)})
+def flat_signal(event: ChannelEvent, timestamp: float | None = None) -> bytes:
+    """/ws/market-data ``signal`` message, from an envelope ``signal`` event's data; stamped with ``timestamp``
+    (default: the event's time), and with the signal's ``timeframe`` when it has one."""
+    message: dict[str, Any] = {"type": "signal", "symbol": event.symbol, "action": event.data.get("side"),
+                               "confidence": event.data.get("confidence")}
+    if event.data.get("timeframe") is not None:
+        message["timeframe"] = event.data["timeframe"]
+    message["timestamp"] = iso_ms(event.time if timestamp is None else timestamp)
+    return orjson.dumps(message)
+
+
+def signal_time(data: dict[str, Any], default: float) -> float:
+    """When a ``signal`` was made: its own ``timestamp`` (the close of the candle it was made on), else ``default``."""
+    stamp = data.get("timestamp")
+    if isinstance(stamp, str):
+        try:
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            pass
+    return default
 
 
 def flat_candle(kind: MessageType, symbol: str, timeframe: Timeframe, candle: Candle, time_: float,

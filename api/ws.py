@@ -15,6 +15,7 @@ from api.connection import CLOSE_TIMEOUT_SECONDS, Connection
 from api.errors import error_response
 from api.frame_guard import InboundFrameScanner
 from api.hub import Hub
+from api.profiles import Defaults, connection_defaults
 from api.socket_writer import SerializedSocket
 from feeds.models import InvalidInput, Timeframe, parse_symbol
 from settings import Settings
@@ -55,6 +56,14 @@ def _query_subscriptions(connection: Connection, hub: Hub, values: list[str]) ->
 
 def _batch() -> bool:
     return p.query_flag(request.args.get("batch"))
+
+
+def _defaults(settings: Settings) -> Defaults | str:
+    """``/ws?channels=a,b`` (repeatable) and ``?profile=aria``: what the connection receives before it subscribes
+    (api/profiles.py); a string is the reason to refuse it."""
+    channels = request.args.getlist("channels")
+    profile = request.args.get("profile") or None
+    return connection_defaults(",".join(channels) if channels else None, profile, settings)
 
 
 def _serve(hub: Hub, ws: Any, connection: Connection) -> None:
@@ -173,7 +182,12 @@ def init_websocket_routes(server: Flask, hub: Hub, settings: Settings) -> Sock:
     @sock.route("/ws")
     def ws_envelope(ws: Any) -> None:
         prepare(ws)
+        defaults = _defaults(settings)
+        if isinstance(defaults, str):
+            _reject(ws, defaults)
+            return
         connection = hub.open(ws, p.ENVELOPE, batch=_batch(), address=_client_address())
+        hub.start_defaults(connection, defaults)
         _query_subscriptions(connection, hub, request.args.getlist("subscribe"))
         _serve(hub, ws, connection)
 

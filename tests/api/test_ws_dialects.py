@@ -178,3 +178,31 @@ def test_ticks_channel(live_server) -> None:  # type: ignore[no-untyped-def]
         assert tick["data"]["bid"] <= tick["data"]["ask"]
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("timeframe", ["1m", "1d"])
+def test_flat_market_data_snapshot_is_one_signal_after_subscribed(inproc_server, timeframe: str) -> None:  # type: ignore[no-untyped-def]
+    """``subscribed`` first, then the latest signal of the default timeframe only, stamped with the signal's own
+    time and naming its timeframe, then the latest price. Before: a signal per timeframe ahead of ``subscribed``,
+    stamped with the trackers' update time (a week-old daily signal looked current)."""
+    from feeds.models import Timeframe
+
+    server = inproc_server(default_timeframe=timeframe)
+    engine = server.services.signals
+    tracker = wait_for(lambda: len(engine.trackers("AAPL")) == 7 and engine.tracker("AAPL", Timeframe.parse(timeframe)),
+                       60, 0.05, "every AAPL tracker")
+    before = tracker.snapshot.signals[0].timestamp
+    ws = websocket.create_connection(server.ws_url + "/ws/market-data", timeout=10)
+    try:
+        ws.send(json.dumps({"type": "subscribe", "symbol": "AAPL"}))
+        first, second, third = (json.loads(ws.recv()) for _ in range(3))
+    finally:
+        ws.close()
+    assert first["type"] == "subscribed" and first["symbol"] == "AAPL"
+    assert second["type"] == "signal" and second["symbol"] == "AAPL"
+    assert second["timeframe"] == timeframe
+    # The signal's own time: the close of the candle it was made on (a new one may have closed meanwhile).
+    assert second["timestamp"] in (before, tracker.snapshot.signals[0].timestamp)
+    assert second["confidence"] == next(s.confidence for s in tracker.snapshot.signals
+                                        if s.timestamp == second["timestamp"])
+    assert third["type"] == "price"
