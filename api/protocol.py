@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from feeds.models import Candle, InvalidInput, Quote, Tick, Timeframe, parse_symbol
 
-PROTOCOL_VERSION = 1
+# 2: signal_type is the action, side lower case, strength a number (docs/protocol.md "Changelog").
+PROTOCOL_VERSION = 2
 
 # Dialects: how one connection's messages are shaped (PROTOCOL.md "WebSocket" and "Seed dialects").
 ENVELOPE = "envelope"  # {"type", "timestamp", "seq", "data", "channel"}
@@ -388,7 +389,10 @@ def flat_price(quote: Quote) -> bytes:
 
 def flat_signal(event: ChannelEvent) -> bytes:
     """/ws/market-data ``signal`` message, from an envelope ``signal`` event's data."""
-    return orjson.dumps({"type": "signal", "symbol": event.symbol, "action": event.data.get("side"),
+    # This dialect's action is upper case (BUY), as the envelope's ``signal_type``; ``side`` is lower case.
+    side = event.data.get("side")
+    action = event.data.get("signal_type") or (side.upper() if isinstance(side, str) else None)
+    return orjson.dumps({"type": "signal", "symbol": event.symbol, "action": action,
                          "confidence": event.data.get("confidence"), "timestamp": iso_ms(event.time)})
 
 

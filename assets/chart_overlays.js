@@ -102,7 +102,9 @@
     function signalFromSocket(data, seconds) {
         const time = typeof data.time === "number" ? data.time
             : data.timestamp ? Date.parse(data.timestamp) / 1000 - seconds : NaN;
-        return normalizeSignal(data.signal_id, data.side, data.price, data.timeframe, data.confidence, time);
+        // The socket's `side` is lower case ("buy"); the chart keeps the action's name, as REST gives it ("BUY").
+        const side = typeof data.side === "string" ? data.side.toUpperCase() : data.side;
+        return normalizeSignal(data.signal_id, side, data.price, data.timeframe, data.confidence, time);
     }
 
     function levelColor(name) {

@@ -14,7 +14,6 @@ DEFAULT_MARGIN = 0.15
 # A new signal when the consensus action changes or its confidence moves by more than this.
 DEFAULT_STEP = 0.1
 MODEL_NAME = "tickstream-consensus-v1"
-SIGNAL_TYPE = "consensus"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +37,13 @@ class Consensus:
     @property
     def total_agents(self) -> int:
         return len(self.votes)
+
+    @property
+    def strength(self) -> float:
+        """|B − S| / T in [0, 1]: how far the leading side is ahead, as a share of all the confidence cast (0 with
+        no confidence cast). A BUY or SELL has at least the margin; a HOLD has less."""
+        total = self.buy_score + self.sell_score + self.hold_score
+        return abs(self.buy_score - self.sell_score) / total if total > 0.0 else 0.0
 
     @property
     def reasoning(self) -> str:
@@ -88,7 +94,8 @@ def combine(votes: Sequence[AgentVote], margin: float = DEFAULT_MARGIN) -> Conse
 
 
 def strength_label(confidence: float) -> str:
-    """Word for the WebSocket ``strength`` field: strong from 0.75, moderate from 0.6, else weak."""
+    """Word for the WebSocket ``strength_label`` field, from the confidence: strong from 0.75, moderate from 0.6,
+    else weak."""
     if confidence >= 0.75:
         return "strong"
     if confidence >= 0.6:
@@ -134,20 +141,21 @@ class SignalEvent:
         }
 
     def to_ws(self) -> dict[str, object]:
-        """The ``data`` of a WebSocket ``signal`` message (PROTOCOL.md, channel ``signals``)."""
+        """The ``data`` of a WebSocket ``signal`` message (docs/protocol.md, channel ``signals``)."""
         return {
             "signal_id": self.id,
             "symbol": self.symbol,
-            "signal_type": SIGNAL_TYPE,
-            "side": self.action.value,
+            "signal_type": self.action.value,
+            "side": self.action.value.lower(),
             "confidence": self.confidence,
-            "strength": strength_label(self.confidence),
+            "strength": self.consensus.strength,
+            "strength_label": strength_label(self.confidence),
             "reasoning": self.consensus.reasoning,
             "model": MODEL_NAME,
             "timeframe": self.timeframe,
             "price": self.price,
             "agents_consensus": self.consensus.agents_consensus(),
-            # Additions to PROTOCOL.md's fields: the candle the signal was made on (open, Unix seconds) and its close.
+            # The candle the signal was made on (open, Unix seconds) and its close.
             "time": self.time,
             "timestamp": self.timestamp,
         }
