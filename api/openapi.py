@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from api.rest import MAX_END, MAX_LIMIT, HistoryQuery, OptionsQuery, get_route
+from api.rest import MAX_END, MAX_LIMIT, HistoryQuery, OptionsQuery, SignalListQuery, get_route
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -123,7 +123,9 @@ class LiveDataHealth(_Open):
     status: Literal["running", "stopped"]
     quotes_fetched: int
     errors: int
-    uptime: float = Field(description="seconds")
+    uptime: str = Field(description='time since the feed started, "H:MM:SS" (hours run past 24: "50:03:10")',
+                        pattern=r"^[0-9]+:[0-5][0-9]:[0-5][0-9]$", examples=["50:03:10"])
+    uptime_seconds: float = Field(description="the same in seconds")
     stale: bool = False
     sources: list[SourceState] = Field(default_factory=list)
 
@@ -385,10 +387,12 @@ def _paths() -> dict[str, Any]:
             "operationId": "getSignals",
             "tags": ["signals"],
             "summary": "Consensus signals of a symbol",
-            "parameters": [_symbol_param(), _timeframe_param()],
+            "description": "The newest `limit` signals (default 50), newest first: of one timeframe with "
+                           "`timeframe`, else across all timeframes.",
+            "parameters": [_symbol_param(), *query_parameters(SignalListQuery, {"timeframe": {"enum": TIMEFRAMES}})],
             "responses": {
                 "200": _json(SignalList, "signals, newest first"),
-                "400": _error("invalid symbol or timeframe"),
+                "400": _error("invalid symbol, timeframe or limit"),
                 "404": _error("unknown symbol"),
                 "503": _error("the symbol is not tracked yet and no source can answer for it, nothing cached"),
             },
