@@ -11,6 +11,7 @@ from flask_sock import ConnectionClosed, Sock
 
 from api import protocol as p
 from api.connection import CLOSE_TIMEOUT_SECONDS, Connection
+from api.errors import init_upgrade_required
 from api.hub import Hub
 from api.socket_writer import SerializedSocket
 from feeds.models import InvalidInput, Timeframe, parse_symbol
@@ -167,4 +168,5 @@ def init_websocket_routes(server: Flask, hub: Hub, settings: Settings) -> Sock:
             return
         _serve(hub, ws, connection)
 
+    init_upgrade_required(server)
     return sock
