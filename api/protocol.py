@@ -17,7 +17,7 @@ from feeds.models import Candle, InvalidInput, Quote, Tick, Timeframe, parse_sym
 # 2: signal_type is the action, side lower case, strength a number (docs/protocol.md "Changelog").
 PROTOCOL_VERSION = 2
 
-# Dialects: how one connection's messages are shaped (PROTOCOL.md "WebSocket" and "Seed dialects").
+# Dialects: how one connection's messages are shaped (docs/protocol.md "The envelope dialect" and "The flat dialects").
 ENVELOPE = "envelope"  # {"type", "timestamp", "seq", "data", "channel"}
 FLAT_PRICE = "flat_price"  # /ws/market-data: {"type": "price"|"signal", "symbol", ..., "timestamp"}
 FLAT_CANDLES = "flat_candles"  # /ws/market/{symbol}/{timeframe}: {"type": "full_update"|"candle_update", ...}
@@ -151,7 +151,7 @@ REQUEST_ACTIONS = {"agent_status": MessageType.AGENT_STATUS}
 
 
 class _Envelope(BaseModel):
-    """Outer shape of any client message; unknown fields are ignored as PROTOCOL.md requires."""
+    """Outer shape of any client message; unknown fields are ignored as docs/protocol.md requires."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -197,7 +197,7 @@ def parse_subscription(channel: Any, symbol: Any, timeframe: Any,
 def decode_client_message(raw: str | bytes) -> ClientMessage | ProtocolError:
     """Decode one client frame into a typed message, or the error to send back. Never raises.
 
-    Every refusal carries one of PROTOCOL.md's codes: not JSON, or JSON that is not an object → ``invalid_json``;
+    Every refusal carries one of docs/protocol.md's codes: not JSON, or JSON that is not an object → ``invalid_json``;
     no string ``type``, an unknown one, or a ``request`` without a known action → ``unknown_type``; a subscribe
     whose ``data`` is not an object, or that names neither a channel nor a symbol → ``unknown_channel``.
     """
@@ -282,7 +282,7 @@ def iso_ms(t: float) -> str:
 
 
 def _clean(value: float | None) -> float | None:
-    # NaN is not JSON; PROTOCOL.md says missing values are null.
+    # NaN is not JSON; docs/protocol.md says missing values are null.
     if value is None or math.isnan(value):
         return None
     return value

@@ -138,12 +138,12 @@ def _source_call(call: Callable[[], Any]) -> Any:
 
 def _json(body: dict[str, Any]) -> Response:
     # orjson: a year of candles or a 5-day minute window (7200 candles) encodes ~10× faster than Flask's json, and it
-    # writes NaN as null, as PROTOCOL.md asks.
+    # writes NaN as null, as docs/protocol.md asks.
     return Response(orjson.dumps(body), mimetype="application/json")
 
 
 def _finite(value: Any) -> Any:
-    # PROTOCOL.md: missing values are null, never NaN.
+    # docs/protocol.md: missing values are null, never NaN.
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

@@ -1,4 +1,4 @@
-// Signal overlays of the live chart: pure builders from the tracker's overlay state (object shapes of SIGNALS.md)
+// Signal overlays of the live chart: pure builders from the tracker's overlay state (object shapes of docs/signals.md)
 // and the consensus signals to Plotly shapes, annotations and marker traces. No state and no drawing here:
 // assets/live_chart.js decides when to build (only when the overlays or the candle window change) and draws the
 // result in its own coalesced Plotly.react.

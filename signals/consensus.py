@@ -1,4 +1,4 @@
-"""Consensus of the agents' votes, and the signal events emitted when it changes enough (SIGNALS.md "Agents")."""
+"""The agents' consensus and the signal events it emits when it changes enough (docs/signals.md "Agents")."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class Consensus:
         return f"{self.agents_in_favor} of {self.total_agents} agents favour {self.action.value}. {reasons}"
 
     def agents_consensus(self) -> dict[str, object]:
-        """PROTOCOL.md's ``agents_consensus`` object."""
+        """docs/protocol.md's ``agents_consensus`` object."""
         return {
             "agentsInFavor": self.agents_in_favor,
             "totalAgents": self.total_agents,
@@ -127,7 +127,7 @@ class SignalEvent:
         return self.consensus.confidence
 
     def to_rest(self) -> dict[str, object]:
-        """An item of ``GET /api/v1/signals/symbol/{symbol}`` (PROTOCOL.md)."""
+        """An item of ``GET /api/v1/signals/symbol/{symbol}`` (docs/protocol.md)."""
         return {
             "id": self.id,
             "symbol": self.symbol,

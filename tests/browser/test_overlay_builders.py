@@ -131,4 +131,5 @@ def test_signals_sit_on_the_candle_they_closed(kit: Page) -> None:
     assert run(kit, "return kit.signalFromSocket(args[0], 300);",
                {**data, "timestamp": "1970-01-01T00:25:00.000Z"})["time"] == 1200
     # HOLD draws nothing, so it is not kept.
-    assert run(kit, "return kit.signalFromSocket(args[0], 300);", {**data, "side": "hold", "signal_type": "HOLD"}) is None
+    hold = {**data, "side": "hold", "signal_type": "HOLD"}
+    assert run(kit, "return kit.signalFromSocket(args[0], 300);", hold) is None
