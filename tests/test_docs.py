@@ -69,7 +69,7 @@ def test_markdown_links_resolve_inside_the_repository() -> None:
 
 
 def test_the_checks_catch_what_they_are_for(tmp_path: Path) -> None:
-    design = "../" + "shared/design/" + "PROTOCOL" + ".md"
+    design = "../" + "shared" + "/design/" + "PROTOCOL" + ".md"
     assert outside_references(f"first line\nthe contract is {design}\n") == [(2, f"the contract is {design}")]
     assert outside_references("the contract is docs/protocol.md") == []
     (tmp_path / "docs").mkdir()
