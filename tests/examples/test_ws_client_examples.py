@@ -108,6 +108,7 @@ def node_command() -> list[str]:
     assert node is not None, "the example tests need Node (20 or later) on the PATH"
     major = int(subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout
                 .strip().lstrip("v").split(".")[0])
+    assert major >= 20, f"the example tests need Node 20 or later (its WebSocket), not {major}"
     return [node, "--experimental-websocket"] if major < 22 else [node]
 
 
