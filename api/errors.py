@@ -44,3 +44,21 @@ def init_error_handlers(server: Flask) -> None:
         # Keep what the exception tells the client to do next (Allow on 405, Retry-After on 429/503).
         kept = {name: value for name, value in exc.get_headers() if name in ("Allow", "Retry-After")}
         return error_response(exc.code or 500, code, exc.description or exc.name or "error", kept)
+
+
+def init_upgrade_required(server: Flask) -> None:
+    """A plain HTTP request to a WebSocket route gets 426 with a JSON hint instead of falling through to the Dash
+    page. Call after the WebSocket routes are registered: each gets a plain GET rule on the same path, which
+    Werkzeug matches only when the request is not an upgrade."""
+    for rule in list(server.url_map.iter_rules()):
+        if rule.websocket:
+            server.add_url_rule(rule.rule, endpoint=f"{rule.endpoint}__upgrade_required", view_func=_upgrade_required,
+                                methods=["GET"])
+
+
+def _upgrade_required(**_path_values: str) -> Response:
+    # RFC 9110 §15.5.22: a 426 names the protocol to switch to in Upgrade.
+    return error_response(426, "upgrade_required",
+                          f"{request.path} is a WebSocket endpoint: connect with a WebSocket client "
+                          f"(ws://{request.host}{request.full_path.rstrip('?')}); the messages are described in "
+                          "docs/protocol.md", {"Upgrade": "websocket"})

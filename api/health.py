@@ -1,4 +1,4 @@
-"""The /health body (PROTOCOL.md): healthy, degraded (a source circuit open or stale data) or unhealthy (HTTP 503)."""
+"""The /health body (docs/protocol.md): healthy, degraded (a circuit open or stale data) or unhealthy (HTTP 503)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,14 @@ def source_states(source: MarketSource) -> list[dict[str, Any]]:
 def _usable(state: object) -> bool:
     # "closed" is a failover breaker that lets calls through; "ok" is a source that reports on itself.
     return state in ("closed", "ok")
+
+
+def format_uptime(seconds: float) -> str:
+    """``H:MM:SS`` with whole seconds; hours run past 24 (``180190`` → ``"50:03:10"``), negatives count as 0."""
+    whole = max(0, int(seconds))
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def agents_state(signals: SignalEngine | None) -> str:
@@ -99,7 +107,8 @@ def health_body(feed: LiveFeed, source: MarketSource,
             "status": "running" if running else "stopped",
             "quotes_fetched": stats["quotes_fetched"],
             "errors": stats["errors"],
-            "uptime": stats["uptime"],
+            "uptime": format_uptime(stats["uptime"]),
+            "uptime_seconds": stats["uptime"],
             "stale": bool(stale),
             "sources": [{"name": s["name"], "state": s["state"]} for s in sources],
         },

@@ -1,8 +1,9 @@
-"""The OpenAPI 3.1 document of every REST route (PROTOCOL.md) and the blueprint serving it at /api/v1/openapi.json.
+"""The OpenAPI 3.1 document of every REST route (docs/protocol.md) and the blueprint serving it at /api/v1/openapi.json.
 
 Schemas come from pydantic models: the query models the routes validate with (api/rest.py) and the response models
-below, which restate PROTOCOL.md and SIGNALS.md shapes field by field. Fields a route may add later are allowed
-(PROTOCOL.md: clients ignore fields they do not know), so response objects do not forbid extra properties.
+below, which restate docs/protocol.md and docs/signals.md shapes field by field. Fields a route may add later are
+allowed (docs/protocol.md: clients ignore fields they do not know), so response objects do not forbid extra
+properties.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from api.rest import MAX_END, MAX_LIMIT, HistoryQuery, OptionsQuery, SymbolsQuery, get_route
+from api.rest import MAX_END, MAX_LIMIT, HistoryQuery, OptionsQuery, SignalListQuery, SymbolsQuery, get_route
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 _REF = "#/components/schemas/{model}"
 
-# PROTOCOL.md "Common rules", with lower case allowed because symbols are case-insensitive on input.
+# docs/protocol.md "Common rules", with lower case allowed because symbols are case-insensitive on input.
 SYMBOL_PATTERN = r"^[A-Za-z0-9^][A-Za-z0-9.\-=^]{0,19}$"
 PERIOD_PATTERN = r"^([1-9][0-9]{0,4}[dD]|[136][mM][oO]|[125][yY]|[mM][aA][xX])$"
 TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d", "60m"]
@@ -31,7 +32,7 @@ Number = float | None
 
 
 class _Open(BaseModel):
-    # Responses may grow new optional fields (PROTOCOL.md), so a documented object never forbids extra ones.
+    # Responses may grow new optional fields (docs/protocol.md), so a documented object never forbids extra ones.
     model_config = ConfigDict(extra="allow")
 
 
@@ -137,7 +138,9 @@ class LiveDataHealth(_Open):
     status: Literal["running", "stopped"]
     quotes_fetched: int
     errors: int
-    uptime: float = Field(description="seconds")
+    uptime: str = Field(description='time since the feed started, "H:MM:SS" (hours run past 24: "50:03:10")',
+                        pattern=r"^[0-9]+:[0-5][0-9]:[0-5][0-9]$", examples=["50:03:10"])
+    uptime_seconds: float = Field(description="the same in seconds")
     stale: bool = False
     sources: list[SourceState] = Field(default_factory=list)
 
@@ -180,7 +183,7 @@ class LiveData(_Open):
         description="active_connections, subscriptions, messages_sent, messages_dropped, frames_sent…")
 
 
-# -- signals (SIGNALS.md) ----------------------------------------------------------------------------------------
+# -- signals (docs/signals.md) ----------------------------------------------------------------------------------
 
 
 class Vote(_Open):
@@ -190,7 +193,7 @@ class Vote(_Open):
 
 
 class AgentsConsensus(_Open):
-    # camelCase: the wire names PROTOCOL.md fixed for this object.
+    # camelCase: the wire names docs/protocol.md fixed for this object.
     agentsInFavor: int
     totalAgents: int
     votes: list[Vote]
@@ -415,10 +418,12 @@ def _paths() -> dict[str, Any]:
             "operationId": "getSignals",
             "tags": ["signals"],
             "summary": "Consensus signals of a symbol",
-            "parameters": [_symbol_param(), _timeframe_param()],
+            "description": "The newest `limit` signals (default 50), newest first: of one timeframe with "
+                           "`timeframe`, else across all timeframes.",
+            "parameters": [_symbol_param(), *query_parameters(SignalListQuery, {"timeframe": {"enum": TIMEFRAMES}})],
             "responses": {
                 "200": _json(SignalList, "signals, newest first"),
-                "400": _error("invalid symbol or timeframe"),
+                "400": _error("invalid symbol, timeframe or limit"),
                 "404": _error("unknown symbol"),
                 "503": _error("the symbol is not tracked yet and no source can answer for it, nothing cached"),
             },
@@ -427,7 +432,7 @@ def _paths() -> dict[str, Any]:
             "operationId": "getSignalLevels",
             "tags": ["signals"],
             "summary": "Chart overlays: swing points, fair value gaps, structure breaks, floor pivots",
-            "description": "Object shapes as defined in SIGNALS.md.",
+            "description": "Object shapes as defined in docs/signals.md.",
             "parameters": [_symbol_param(), _timeframe_param()],
             "responses": {
                 "200": _json(SignalLevels, "the overlays"),

@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from feeds.models import Candle, InvalidInput, Quote, Tick, Timeframe, parse_symbol
 
-PROTOCOL_VERSION = 1
+# 2: signal_type is the action, side lower case, strength a number (docs/protocol.md "Changelog").
+PROTOCOL_VERSION = 2
 
-# Dialects: how one connection's messages are shaped (PROTOCOL.md "WebSocket" and "Seed dialects").
+# Dialects: how one connection's messages are shaped (docs/protocol.md "The envelope dialect" and "The flat dialects").
 ENVELOPE = "envelope"  # {"type", "timestamp", "seq", "data", "channel"}
 FLAT_PRICE = "flat_price"  # /ws/market-data: {"type": "price"|"signal", "symbol", ..., "timestamp"}
 FLAT_CANDLES = "flat_candles"  # /ws/market/{symbol}/{timeframe}: {"type": "full_update"|"candle_update", ...}
@@ -156,7 +157,7 @@ REQUEST_ACTIONS = {"agent_status": MessageType.AGENT_STATUS}
 
 
 class _Envelope(BaseModel):
-    """Outer shape of any client message; unknown fields are ignored as PROTOCOL.md requires."""
+    """Outer shape of any client message; unknown fields are ignored as docs/protocol.md requires."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -202,7 +203,7 @@ def parse_subscription(channel: Any, symbol: Any, timeframe: Any,
 def decode_client_message(raw: str | bytes) -> ClientMessage | ProtocolError:
     """Decode one client frame into a typed message, or the error to send back. Never raises.
 
-    Every refusal carries one of PROTOCOL.md's codes: not JSON, or JSON that is not an object → ``invalid_json``;
+    Every refusal carries one of docs/protocol.md's codes: not JSON, or JSON that is not an object → ``invalid_json``;
     no string ``type``, an unknown one, or a ``request`` without a known action → ``unknown_type``; a subscribe
     whose ``data`` is not an object, or that names neither a channel nor a symbol → ``unknown_channel``.
     """
@@ -287,7 +288,7 @@ def iso_ms(t: float) -> str:
 
 
 def _clean(value: float | None) -> float | None:
-    # NaN is not JSON; PROTOCOL.md says missing values are null.
+    # NaN is not JSON; docs/protocol.md says missing values are null.
     if value is None or math.isnan(value):
         return None
     return value
@@ -400,7 +401,10 @@ def flat_price(quote: Quote) -> bytes:
 def flat_signal(event: ChannelEvent, timestamp: float | None = None) -> bytes:
     """/ws/market-data ``signal`` message, from an envelope ``signal`` event's data; stamped with ``timestamp``
     (default: the event's time), and with the signal's ``timeframe`` when it has one."""
-    message: dict[str, Any] = {"type": "signal", "symbol": event.symbol, "action": event.data.get("side"),
+    # This dialect's action is upper case (BUY), as the envelope's ``signal_type``; ``side`` is lower case.
+    side = event.data.get("side")
+    action = event.data.get("signal_type") or (side.upper() if isinstance(side, str) else None)
+    message: dict[str, Any] = {"type": "signal", "symbol": event.symbol, "action": action,
                                "confidence": event.data.get("confidence")}
     if event.data.get("timeframe") is not None:
         message["timeframe"] = event.data["timeframe"]

@@ -144,12 +144,12 @@ def _source_call(call: Callable[[], Any]) -> Any:
 
 def _json(body: dict[str, Any]) -> Response:
     # orjson: a year of candles or a 5-day minute window (7200 candles) encodes ~10× faster than Flask's json, and it
-    # writes NaN as null, as PROTOCOL.md asks.
+    # writes NaN as null, as docs/protocol.md asks.
     return Response(orjson.dumps(body), mimetype="application/json")
 
 
 def _finite(value: Any) -> Any:
-    # PROTOCOL.md: missing values are null, never NaN.
+    # docs/protocol.md: missing values are null, never NaN.
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -218,6 +218,20 @@ class SignalsQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     timeframe: str | None = None
+
+
+# Signals one answer holds at most: the trackers keep 50 per (symbol, timeframe), 350 for the seven timeframes.
+MAX_SIGNALS_LIMIT = 500
+DEFAULT_SIGNALS_LIMIT = 50
+
+
+class SignalListQuery(SignalsQuery):
+    """Query string of the signal list: a timeframe, and how many of the newest signals."""
+
+    timeframe: str | None = Field(default=None, description="only this timeframe; default all timeframes",
+                                  examples=["1h"])
+    limit: int = Field(default=DEFAULT_SIGNALS_LIMIT, ge=1, le=MAX_SIGNALS_LIMIT,
+                       description="at most this many signals, the newest (across timeframes without `timeframe`)")
 
 
 # How long a signals request waits for a symbol that no tracker follows yet to be seeded on the feed thread.
@@ -318,9 +332,10 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
         @get_route(api, "/api/v1/signals/symbol/<symbol>")
         def symbol_signals(symbol: str) -> Response:
             parsed = _symbol(symbol)
+            query: SignalListQuery = _query(SignalListQuery)
             timeframe = _signals_timeframe(None)
             _tracked(parsed)
-            return _json({"signals": engine.signal_list(parsed, timeframe)})
+            return _json({"signals": engine.signal_list(parsed, timeframe)[:query.limit]})
 
         @get_route(api, "/api/v1/signals/symbol/<symbol>/levels")
         def symbol_levels(symbol: str) -> Response:

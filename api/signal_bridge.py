@@ -93,7 +93,7 @@ class SignalEngine:
         return [t for (s, _), t in self._trackers.items() if symbol is None or s == symbol]
 
     def overlays(self, symbol: str, timeframe: Timeframe) -> dict[str, Any]:
-        """The ``signals`` object of ``full_update`` (PROTOCOL.md), plus the floor pivots."""
+        """The ``signals`` object of ``full_update`` (docs/protocol.md), plus the floor pivots."""
         tracker = self._trackers.get((symbol, timeframe))
         if tracker is None:
             return {"pivot_points": [], "fvg_zones": [], "break_signals": [], "pivot_levels": []}

@@ -12,7 +12,7 @@ from flask_sock import ConnectionClosed, Sock
 
 from api import protocol as p
 from api.connection import CLOSE_TIMEOUT_SECONDS, Connection
-from api.errors import error_response
+from api.errors import error_response, init_upgrade_required
 from api.frame_guard import InboundFrameScanner
 from api.hub import Hub
 from api.profiles import Defaults, connection_defaults
@@ -235,4 +235,5 @@ def init_websocket_routes(server: Flask, hub: Hub, settings: Settings) -> Sock:
             return
         _serve(hub, ws, connection)
 
+    init_upgrade_required(server)
     return sock

@@ -1,4 +1,4 @@
-// Signal overlays of the live chart: pure builders from the tracker's overlay state (object shapes of SIGNALS.md)
+// Signal overlays of the live chart: pure builders from the tracker's overlay state (object shapes of docs/signals.md)
 // and the consensus signals to Plotly shapes, annotations and marker traces. No state and no drawing here:
 // assets/live_chart.js decides when to build (only when the overlays or the candle window change) and draws the
 // result in its own coalesced Plotly.react.
@@ -102,7 +102,9 @@
     function signalFromSocket(data, seconds) {
         const time = typeof data.time === "number" ? data.time
             : data.timestamp ? Date.parse(data.timestamp) / 1000 - seconds : NaN;
-        return normalizeSignal(data.signal_id, data.side, data.price, data.timeframe, data.confidence, time);
+        // The socket's `side` is lower case ("buy"); the chart keeps the action's name, as REST gives it ("BUY").
+        const side = typeof data.side === "string" ? data.side.toUpperCase() : data.side;
+        return normalizeSignal(data.signal_id, side, data.price, data.timeframe, data.confidence, time);
     }
 
     function levelColor(name) {

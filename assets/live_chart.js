@@ -444,7 +444,7 @@
         }, wait);
     }
 
-    // Prepend older candles when the user pans past the first one (PROTOCOL.md: history with `end`).
+    // Prepend older candles when the user pans past the first one (docs/protocol.md: history with `end`).
     function onRelayout(event) {
         const left = event && (event["xaxis.range[0]"] || (event["xaxis.range"] && event["xaxis.range"][0]));
         if (!left || !chart.ready || chart.loadingOlder || chart.noOlder || !chart.times.length) {

@@ -2,7 +2,8 @@
 
     python examples/ws_client.py --url ws://127.0.0.1:8000/ws --symbol AAPL --timeframe 1m [--count 20]
 
-Needs only ``websocket-client`` (pip install websocket-client).
+Needs only ``simple-websocket``, which the server itself runs on: after ``pip install -r requirements.txt`` there is
+nothing more to install (on its own: ``pip install simple-websocket``).
 
 Reconnecting: after any end of a connection (refused, dropped, or closed by the server) the client waits 0.5 s,
 1 s, 2 s … up to 30 s (with jitter) before the next attempt. The delay starts again from 0.5 s only after a
@@ -12,16 +13,39 @@ connection has stayed up for a good minute, so a server that accepts and at once
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import sys
+import threading
 import time
 from typing import Any
 
-import websocket
+import simple_websocket
+from wsproto.utilities import ProtocolError
 
 # A connection that lasted this long was a good one: the next reconnect starts the backoff from the beginning.
 GOOD_CONNECTION_SECONDS = 60.0
+# What a failed connect raises: refused or unreachable (OSError), an HTTP answer instead of the upgrade
+# (simple-websocket's ConnectionError, with the status), a peer that hangs up during the handshake (ProtocolError).
+CONNECT_ERRORS = (OSError, simple_websocket.errors.SimpleWebsocketError, ProtocolError)
+# The close code of a connection that ended without a close frame (RFC 6455 §7.1.5).
+NO_STATUS = 1005
+# simple-websocket reads on a thread of its own; a daemon thread never keeps the program alive after Ctrl-C.
+DAEMON_THREAD = functools.partial(threading.Thread, daemon=True)
+
+
+class Client(simple_websocket.Client):
+    """simple-websocket's client, also reading the frames that came in with the handshake answer.
+
+    simple-websocket 1.1 reads the handshake answer and starts its reader thread, which waits for more data before
+    it looks at what wsproto already holds. A server that answers the upgrade and closes at once (a refused URL)
+    sends its close frame in that same read: without this the close code would be lost.
+    """
+
+    def _thread(self) -> None:
+        self.connected = self._handle_events()
+        super()._thread()
 
 
 def subscriptions(symbol: str, timeframe: str) -> list[dict[str, object]]:
@@ -39,6 +63,10 @@ def messages(frame: str | bytes) -> list[dict[str, Any]]:
         raise ValueError("not a JSON object")
     items = message["data"] if message.get("type") == "batch" else [message]
     return [m for m in items if isinstance(m, dict)]
+
+
+def _number(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, (int, float)) else str(value)
 
 
 def describe(message: dict[str, Any]) -> str | None:
@@ -60,53 +88,58 @@ def describe(message: dict[str, Any]) -> str | None:
         prices = f"O {c.get('open')} H {c.get('high')} L {c.get('low')} C {c.get('close')}"
         return f"{data.get('symbol'):>8} {data.get('timeframe'):>3} {mark} {prices}"
     if kind == "signal":
-        confidence = data.get("confidence")
-        shown = f"{confidence:.2f}" if isinstance(confidence, (int, float)) else confidence
-        return f"{data.get('symbol'):>8} SIGNAL {data.get('side')} {shown} ({data.get('timeframe')})"
+        # signal_type is the action (BUY, SELL, HOLD); confidence and strength are numbers in [0, 1].
+        return (f"{data.get('symbol'):>8} SIGNAL {data.get('signal_type')} confidence "
+                f"{_number(data.get('confidence'))} strength {_number(data.get('strength'))} "
+                f"({data.get('timeframe')})")
     if kind == "error":
         return f"error {data.get('code')}: {data.get('message')}"
     return None
 
 
-def close_reason(payload: bytes) -> str:
-    if len(payload) < 2:
-        return "no status"
-    code = int.from_bytes(payload[:2], "big")
-    reason = payload[2:].decode("utf-8", "replace")
-    return f"{code} {reason}".strip()
+def close_reason(code: int | None, message: str | None) -> str:
+    """``1008 invalid symbol`` for a close frame; ``no close frame`` when the connection just ended."""
+    if code is None or int(code) == NO_STATUS:
+        return "no close frame"
+    return f"{int(code)} {message or ''}".strip()
 
 
-def stream(ws: websocket.WebSocket, symbol: str, timeframe: str, count: int | None, printed: int) -> tuple[int, str]:
+def stream(ws: Client, symbol: str, timeframe: str, count: int | None,
+           printed: int) -> tuple[int, str]:
     """Subscribe and print until ``count`` lines were printed or the connection ends; returns the new number of
     printed lines and why the connection ended."""
     last_seq = 0
-    for message in subscriptions(symbol, timeframe):
-        ws.send(json.dumps(message))
-    while count is None or printed < count:
-        opcode, payload = ws.recv_data()
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            return printed, f"server closed the connection ({close_reason(payload)})"
-        if opcode != websocket.ABNF.OPCODE_TEXT:
-            continue
-        try:
-            batch = messages(payload)
-        except (ValueError, KeyError):
-            print(f"ignoring a frame that is not a message: {payload[:80]!r}", file=sys.stderr)
-            continue
-        for message in batch:
-            seq = message.get("seq")
-            if isinstance(seq, int):
-                if last_seq and seq != last_seq + 1:
-                    print(f"missed {seq - last_seq - 1} messages; resubscribing", file=sys.stderr)
-                    for sub in subscriptions(symbol, timeframe):
-                        ws.send(json.dumps(sub))
-                last_seq = seq
-            line = describe(message)
-            if line:
-                print(line, flush=True)
-                printed += 1
-                if count is not None and printed >= count:
-                    break
+    try:
+        for message in subscriptions(symbol, timeframe):
+            ws.send(json.dumps(message))
+        while count is None or printed < count:
+            payload = ws.receive()
+            if not isinstance(payload, str):
+                continue  # a binary frame is not part of the protocol
+            try:
+                batch = messages(payload)
+            except (ValueError, KeyError):
+                print(f"ignoring a frame that is not a message: {payload[:80]!r}", file=sys.stderr)
+                continue
+            for message in batch:
+                seq = message.get("seq")
+                if isinstance(seq, int):
+                    if last_seq and seq != last_seq + 1:
+                        print(f"missed {seq - last_seq - 1} messages; resubscribing", file=sys.stderr)
+                        for sub in subscriptions(symbol, timeframe):
+                            ws.send(json.dumps(sub))
+                    last_seq = seq
+                line = describe(message)
+                if line:
+                    print(line, flush=True)
+                    printed += 1
+                    if count is not None and printed >= count:
+                        break
+    except simple_websocket.ConnectionClosed as exc:
+        reason = close_reason(exc.reason, exc.message)
+        if reason == "no close frame":
+            return printed, "connection lost (no close frame)"
+        return printed, f"server closed the connection ({reason})"
     return printed, "done"
 
 
@@ -123,17 +156,20 @@ def run(url: str, symbol: str, timeframe: str, count: int | None, max_reconnects
     reconnects = 0
     while True:
         try:
-            ws = websocket.create_connection(url, timeout=60)
-        except (OSError, websocket.WebSocketException) as exc:
+            ws = Client.connect(url, thread_class=DAEMON_THREAD)
+        except CONNECT_ERRORS as exc:
             reason, verb = f"connect failed ({exc})", "retrying"
         else:
             connected_at = time.monotonic()
             try:
                 printed, reason = stream(ws, symbol, timeframe, count, printed)
-            except (websocket.WebSocketException, OSError) as exc:
+            except OSError as exc:
                 reason = f"connection lost ({exc})"
             finally:
-                ws.close()
+                try:
+                    ws.close()
+                except (simple_websocket.errors.SimpleWebsocketError, OSError):
+                    pass  # already closed, by the server or the network
             if count is not None and printed >= count:
                 return 0
             verb = "reconnecting"

@@ -29,7 +29,7 @@ class MarketService:
 
     Thread-safe: it only reads feed snapshots and calls the source (FailoverSource and the sources are themselves
     thread-safe). A remote source is called on the request path only when neither the feed nor the cache holds a
-    fresh value (ARCHITECTURE.md, "Threads and state").
+    fresh value.
     """
 
     def __init__(self, source: MarketSource, feed: LiveFeed) -> None:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-# PROTOCOL.md "Common rules": 1–20 characters of A–Z 0–9 . - = ^, starting with a letter, digit or ^.
+# docs/protocol.md "Common rules": 1–20 characters of A–Z 0–9 . - = ^, starting with a letter, digit or ^.
 _SYMBOL_RE = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,19}$")
 _DAYS_RE = re.compile(r"^([1-9][0-9]{0,4})d$")
 
@@ -15,7 +15,7 @@ SECONDS_PER_DAY = 86_400
 
 
 class InvalidInput(ValueError):
-    """A value from outside (symbol, timeframe, period) that does not follow PROTOCOL.md."""
+    """A value from outside (symbol, timeframe, period) that does not follow docs/protocol.md."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

@@ -83,7 +83,7 @@ _MAX_SLOTS = 1024
 # How long a call may wait for a free worker (all busy with other symbols' calls) before it is refused as busy.
 _WORKER_WAIT = 1.0
 _MAX_PERIOD = Period.parse("max")
-# Longer "Nd" periods are asked by start date: the longest range PROTOCOL.md names is 5y, a window that long
+# Longer "Nd" periods are asked by start date: the longest range docs/protocol.md names is 5y, a window that long
 # cannot be empty for a listed symbol, and Yahoo's acceptance of any longer custom range is not documented.
 _LONGEST_RANGE_DAYS = 1826
 

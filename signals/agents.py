@@ -35,7 +35,7 @@ class AgentVote:
     reasoning: str
 
     def to_dict(self) -> dict[str, object]:
-        """The ``votes`` item of PROTOCOL.md's ``agents_consensus``."""
+        """The ``votes`` item of docs/protocol.md's ``agents_consensus``."""
         return {"agent": self.agent, "action": self.action.value, "confidence": self.confidence}
 
 

@@ -99,7 +99,7 @@ def analyze(
     timeframe: Timeframe | None = Timeframe.H1,
     margin: float = DEFAULT_MARGIN,
 ) -> Analysis:
-    """Everything SIGNALS.md defines, for a whole history (``index`` = row position, 0-based)."""
+    """Everything docs/signals.md defines, for a whole history (``index`` = row position, 0-based)."""
     swings = find_swings(bars, swing_length)
     fvgs = find_fvgs(bars, min_gap)
     breaks = find_breaks(bars, swings)

@@ -16,7 +16,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 class InvalidBars(ValueError):
-    """OHLCV data that breaks an assumption of SIGNALS.md (sorted unique times, positive finite prices)."""
+    """OHLCV data that breaks an assumption of docs/signals.md (sorted unique times, positive finite prices)."""
 
 
 def _frozen_float(values: object) -> FloatArray:

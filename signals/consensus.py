@@ -1,4 +1,4 @@
-"""Consensus of the agents' votes, and the signal events emitted when it changes enough (SIGNALS.md "Agents")."""
+"""The agents' consensus and the signal events it emits when it changes enough (docs/signals.md "Agents")."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ DEFAULT_MARGIN = 0.15
 # A new signal when the consensus action changes or its confidence moves by more than this.
 DEFAULT_STEP = 0.1
 MODEL_NAME = "tickstream-consensus-v1"
-SIGNAL_TYPE = "consensus"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +39,13 @@ class Consensus:
         return len(self.votes)
 
     @property
+    def strength(self) -> float:
+        """|B − S| / T in [0, 1]: how far the leading side is ahead, as a share of all the confidence cast (0 with
+        no confidence cast). A BUY or SELL has at least the margin; a HOLD has less."""
+        total = self.buy_score + self.sell_score + self.hold_score
+        return abs(self.buy_score - self.sell_score) / total if total > 0.0 else 0.0
+
+    @property
     def reasoning(self) -> str:
         """One line for people; built on demand because most candles' consensus is never shown."""
         if self.action is Action.HOLD:
@@ -53,7 +59,7 @@ class Consensus:
         return f"{self.agents_in_favor} of {self.total_agents} agents favour {self.action.value}. {reasons}"
 
     def agents_consensus(self) -> dict[str, object]:
-        """PROTOCOL.md's ``agents_consensus`` object."""
+        """docs/protocol.md's ``agents_consensus`` object."""
         return {
             "agentsInFavor": self.agents_in_favor,
             "totalAgents": self.total_agents,
@@ -88,7 +94,8 @@ def combine(votes: Sequence[AgentVote], margin: float = DEFAULT_MARGIN) -> Conse
 
 
 def strength_label(confidence: float) -> str:
-    """Word for the WebSocket ``strength`` field: strong from 0.75, moderate from 0.6, else weak."""
+    """Word for the WebSocket ``strength_label`` field, from the confidence: strong from 0.75, moderate from 0.6,
+    else weak."""
     if confidence >= 0.75:
         return "strong"
     if confidence >= 0.6:
@@ -120,7 +127,7 @@ class SignalEvent:
         return self.consensus.confidence
 
     def to_rest(self) -> dict[str, object]:
-        """An item of ``GET /api/v1/signals/symbol/{symbol}`` (PROTOCOL.md)."""
+        """An item of ``GET /api/v1/signals/symbol/{symbol}`` (docs/protocol.md)."""
         return {
             "id": self.id,
             "symbol": self.symbol,
@@ -134,20 +141,21 @@ class SignalEvent:
         }
 
     def to_ws(self) -> dict[str, object]:
-        """The ``data`` of a WebSocket ``signal`` message (PROTOCOL.md, channel ``signals``)."""
+        """The ``data`` of a WebSocket ``signal`` message (docs/protocol.md, channel ``signals``)."""
         return {
             "signal_id": self.id,
             "symbol": self.symbol,
-            "signal_type": SIGNAL_TYPE,
-            "side": self.action.value,
+            "signal_type": self.action.value,
+            "side": self.action.value.lower(),
             "confidence": self.confidence,
-            "strength": strength_label(self.confidence),
+            "strength": self.consensus.strength,
+            "strength_label": strength_label(self.confidence),
             "reasoning": self.consensus.reasoning,
             "model": MODEL_NAME,
             "timeframe": self.timeframe,
             "price": self.price,
             "agents_consensus": self.consensus.agents_consensus(),
-            # Additions to PROTOCOL.md's fields: the candle the signal was made on (open, Unix seconds) and its close.
+            # The candle the signal was made on (open, Unix seconds) and its close.
             "time": self.time,
             "timestamp": self.timestamp,
         }

@@ -6,7 +6,7 @@ from enum import Enum
 
 
 class Direction(str, Enum):
-    """Which way a zone, break or set-up points; the value is the wire name of SIGNALS.md."""
+    """Which way a zone, break or set-up points; the value is the wire name of docs/signals.md."""
 
     BULLISH = "bullish"
     BEARISH = "bearish"
@@ -17,7 +17,7 @@ class Direction(str, Enum):
 
 
 class Action(str, Enum):
-    """What an agent, the consensus or an idea says to do; the value is the wire name of PROTOCOL.md."""
+    """What an agent, the consensus or an idea says to do; the value is the wire name of docs/protocol.md."""
 
     BUY = "BUY"
     SELL = "SELL"

@@ -1,4 +1,4 @@
-"""Classic floor pivots from the previous completed period (SIGNALS.md "Classic floor pivots")."""
+"""Classic floor pivots from the previous completed period (docs/signals.md "Classic floor pivots")."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class FloorPivots:
 
     @classmethod
     def from_hlc(cls, period_start: int, high: float, low: float, close: float) -> FloorPivots:
-        # Classic (floor trader) pivots, as defined in SIGNALS.md; e.g. Murphy, "Technical Analysis of the
+        # Classic (floor trader) pivots, as defined in docs/signals.md; e.g. Murphy, "Technical Analysis of the
         # Financial Markets" (1999), and every charting package's "Traditional" pivot type.
         p = (high + low + close) / 3.0
         return cls(
@@ -53,7 +53,7 @@ class FloorPivots:
 
 
 def weekly_periods(timeframe: Timeframe | None) -> bool:
-    """ISO weeks for daily candles, UTC days for everything shorter (SIGNALS.md)."""
+    """ISO weeks for daily candles, UTC days for everything shorter (docs/signals.md)."""
     return timeframe is Timeframe.D1
 
 

@@ -1,4 +1,4 @@
-"""Fair value gaps with mitigation (SIGNALS.md "Fair value gaps"): whole-history search and the incremental detector."""
+"""Fair value gaps with mitigation (docs/signals.md): whole-history search and the incremental detector."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Whole-history technical indicators with TA-Lib conventions (SIGNALS.md "Indicators"), vectorised with NumPy.
+"""Whole-history technical indicators with TA-Lib conventions (docs/signals.md "Indicators"), vectorised with NumPy.
 
 Every function returns float arrays as long as its input, NaN where TA-Lib has no output yet (its
 "lookback"), so index t always means bar t. Conventions (TA-Lib 0.4 C sources, ``ta_*.c``):

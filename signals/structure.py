@@ -1,4 +1,4 @@
-"""Structure breaks, BOS and CHOCH (SIGNALS.md "Structure breaks"): whole-history search and the state machine."""
+"""Structure breaks, BOS and CHOCH (docs/signals.md "Structure breaks"): whole-history search and the state machine."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def _breaks_of(
     closes: np.ndarray, swings: Sequence[Swing], direction: Direction, last_bar: int
 ) -> list[tuple[int, Swing]]:
     """(break bar, swing) for each swing of one kind; a swing is held from its confirmation bar + 1 up to the
-    bar that confirms the next swing of its kind (that bar still tests the old level, SIGNALS.md order)."""
+    bar that confirms the next swing of its kind (that bar still tests the old level, docs/signals.md order)."""
     if not swings:
         return []
     starts = np.array([s.confirmed_index + 1 for s in swings], dtype=np.int64)
@@ -91,7 +91,7 @@ def find_breaks(bars: Bars, swings: Iterable[Swing]) -> list[StructureBreak]:
 
 
 class BreakDetector:
-    """The state machine of SIGNALS.md, O(1) per bar: held swing high/low and the direction of the last break."""
+    """The state machine of docs/signals.md, O(1) per bar: held swing high/low and the direction of the last break."""
 
     __slots__ = ("_held_high", "_held_low", "_last")
 

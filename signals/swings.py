@@ -1,4 +1,4 @@
-"""Swing highs and lows (SIGNALS.md "Swing points"): whole-history detection and the incremental detector."""
+"""Swing highs and lows (docs/signals.md "Swing points"): whole-history detection and the incremental detector."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def _check_length(swing_length: int) -> None:
 
 
 def swing_flags(high: FloatArray, low: FloatArray, swing_length: int) -> tuple[BoolArray, BoolArray]:
-    """Boolean arrays (is swing high, is swing low) per bar, per the definition of SIGNALS.md.
+    """Boolean arrays (is swing high, is swing low) per bar, per the definition of docs/signals.md.
 
     Swing high at i: ``h[i] > max(h[i-n..i-1])`` and ``h[i] >= max(h[i+1..i+n])``; lows mirror it.
     Bars without n bars on both sides are never flagged.

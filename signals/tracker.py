@@ -122,7 +122,7 @@ class TrackerSnapshot:
     closed_ideas: tuple[Idea, ...] = ()
 
     def overlays(self) -> dict[str, list[dict[str, object]]]:
-        """``{pivot_points, fvg_zones, break_signals, pivot_levels}`` with the object shapes of SIGNALS.md."""
+        """``{pivot_points, fvg_zones, break_signals, pivot_levels}`` with the object shapes of docs/signals.md."""
         return {
             "pivot_points": [s.to_dict() for s in self.swings],
             "fvg_zones": [g.to_dict() for g in self.fvgs],

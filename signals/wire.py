@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 
 def iso_utc_ms(unix_seconds: float) -> str:
-    """``2024-01-15T10:30:00.123Z`` for a Unix time, the format PROTOCOL.md ("Common rules") fixes."""
+    """``2024-01-15T10:30:00.123Z`` for a Unix time, the format docs/protocol.md ("Common rules") fixes."""
     moment = datetime.fromtimestamp(unix_seconds, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def num(value: float | None) -> float | None:
-    """A finite float, or None: PROTOCOL.md forbids NaN and infinities in JSON."""
+    """A finite float, or None: docs/protocol.md forbids NaN and infinities in JSON."""
     if value is None:
         return None
     as_float = float(value)

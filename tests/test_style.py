@@ -1,4 +1,4 @@
-"""The code rules STYLE.md makes checkable: ruff clean, mypy clean on the pure core, layers kept apart."""
+"""The code rules that a tool can check: ruff clean, mypy clean on the pure core, layers kept apart."""
 
 from __future__ import annotations
 

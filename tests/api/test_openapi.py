@@ -17,7 +17,7 @@ from api.openapi import openapi_document
 from app import create_app
 from settings import load_settings
 
-# Routes PROTOCOL.md lists that other modules serve (signals, WebSocket trackers); documented here all the same.
+# Routes docs/protocol.md lists that other modules serve (signals, WebSocket trackers); documented here all the same.
 DOCUMENTED_ELSEWHERE = {"/api/v1/signals/symbol/{symbol}", "/api/v1/signals/symbol/{symbol}/levels", "/ws/status"}
 
 

@@ -93,7 +93,7 @@ def test_decode_malformed_messages(raw: str, code: p.ErrorCode) -> None:
     assert result.message
 
 
-# PROTOCOL.md: "`error` {code, message} with code one of ..." — the wire never carries another code.
+# docs/protocol.md: "`error` {code, message} with code one of ..." — the wire never carries another code.
 CONTRACT_CODES = {"invalid_json", "unknown_type", "unknown_channel", "invalid_symbol", "invalid_timeframe",
                   "too_many_subscriptions", "rate_limited"}
 

@@ -1,4 +1,4 @@
-"""REST routes: shapes from PROTOCOL.md and JSON errors, through the app factory and on a real port."""
+"""REST routes: shapes from docs/protocol.md and JSON errors, through the app factory and on a real port."""
 
 from __future__ import annotations
 

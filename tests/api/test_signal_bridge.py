@@ -50,9 +50,10 @@ def test_closed_candles_produce_channel_events_only_when_something_changes() -> 
     assert signals, "300 candles of the simulated market move the consensus at least once"
     assert len(signals) < 300, "a signal goes out on a change, not on every candle"
     first = signals[0].data
-    assert set(first) >= {"signal_id", "symbol", "signal_type", "side", "confidence", "strength", "reasoning",
-                          "model", "timeframe", "price", "agents_consensus"}
-    assert first["side"] in ("BUY", "SELL", "HOLD") and 0 <= first["confidence"] <= 1
+    assert set(first) >= {"signal_id", "symbol", "signal_type", "side", "confidence", "strength", "strength_label",
+                          "reasoning", "model", "timeframe", "price", "agents_consensus"}
+    assert first["signal_type"] in ("BUY", "SELL") and first["side"] == first["signal_type"].lower()
+    assert 0 <= first["confidence"] <= 1 and 0 <= first["strength"] <= 1
     assert set(topics) <= {"signals.AAPL", "ideas.AAPL", "payloads.AAPL"}
     payloads = [e for e in events if e.type is p.MessageType.PREPARED_PAYLOAD]
     born = [e for e in events if e.type is p.MessageType.IDEA and e.data.get("status") == "pending"]

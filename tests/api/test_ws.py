@@ -23,7 +23,7 @@ def test_welcome(client: Client) -> None:
     welcome = client.recv()
     assert welcome["type"] == "welcome" and welcome["seq"] == 1
     data = welcome["data"]
-    assert data["protocol_version"] == 1
+    assert data["protocol_version"] == 2
     assert "candles" in data["channels"] and "market_data" in data["channels"]
     assert data["heartbeat_interval"] > 0
     assert welcome["timestamp"].endswith("Z")

@@ -53,7 +53,7 @@ def drawing(page: Page) -> dict[str, Any] | None:
 
 def expected_drawing(overlays: dict[str, Any], signals: list[dict[str, Any]], page: dict[str, Any],
                      seconds: int) -> dict[str, Any]:
-    """What the chart should draw for ``overlays`` (SIGNALS.md shapes) and normalized ``signals`` over the page's
+    """What the chart should draw for ``overlays`` (docs/signals.md shapes) and normalized ``signals`` over the page's
     candles: objects wholly before the first candle are left out, those reaching into the window start at its first
     candle, open gaps and floor pivots reach one candle past the last."""
     times = [unix(x) for x in page["x"]]

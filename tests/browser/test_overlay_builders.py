@@ -122,10 +122,14 @@ def test_signals_sit_on_the_candle_they_closed(kit: Page) -> None:
     assert rest == {"id": "AAPL-1m-660", "side": "BUY", "price": 10.5, "timeframe": "1m", "confidence": 0.7,
                     "time": 660}
     # Socket: `time` when the message has it, else the open time closing the id (symbols may contain "-").
-    data = {"signal_id": "BTC-USD-5m-900", "side": "SELL", "price": 1, "timeframe": "5m", "confidence": 0.6}
-    assert run(kit, "return kit.signalFromSocket(args[0], 300);", data)["time"] == 900
+    # The socket's side is lower case (protocol 2); the chart keeps it as REST's action, upper case.
+    data = {"signal_id": "BTC-USD-5m-900", "side": "sell", "signal_type": "SELL", "price": 1, "timeframe": "5m",
+            "confidence": 0.6}
+    assert run(kit, "return kit.signalFromSocket(args[0], 300);", data) == {
+        "id": "BTC-USD-5m-900", "side": "SELL", "price": 1, "timeframe": "5m", "confidence": 0.6, "time": 900}
     assert run(kit, "return kit.signalFromSocket(args[0], 300);", {**data, "time": 1200})["time"] == 1200
     assert run(kit, "return kit.signalFromSocket(args[0], 300);",
                {**data, "timestamp": "1970-01-01T00:25:00.000Z"})["time"] == 1200
     # HOLD draws nothing, so it is not kept.
-    assert run(kit, "return kit.signalFromSocket(args[0], 300);", {**data, "side": "HOLD"}) is None
+    hold = {**data, "side": "hold", "signal_type": "HOLD"}
+    assert run(kit, "return kit.signalFromSocket(args[0], 300);", hold) is None

@@ -1,15 +1,19 @@
-"""The WebSocket client examples against a real server: clean closes, backoff that grows, snapshots labelled."""
+"""The WebSocket client examples against a real server: clean closes, backoff that grows, snapshots labelled,
+refused connects and a server restart survived."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from tests_support import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PY_CLIENT = ROOT / "examples" / "ws_client.py"
@@ -67,10 +71,14 @@ def test_python_client_ignores_frames_it_cannot_read() -> None:
     with pytest.raises(ValueError):
         ws_client.messages("[1]")
     assert ws_client.describe({"type": "signal", "data": {"symbol": "AAPL", "confidence": None}})
+    line = ws_client.describe({"type": "signal", "data": {"symbol": "AAPL", "signal_type": "BUY", "side": "buy",
+                                                         "confidence": 0.712, "strength": 0.5, "timeframe": "1h"}})
+    assert line is not None and "SIGNAL BUY confidence 0.71 strength 0.50 (1h)" in line
     assert ws_client.describe({"type": "full_update", "data": {"symbol": "AAPL", "timeframe": "1m",
                                                                "snapshot": True, "candle": {}}})
     assert ws_client.describe({"type": "welcome", "data": {}}) is None
-    assert ws_client.close_reason(b"\x03\xf0too slow") == "1008 too slow"
+    assert ws_client.close_reason(1008, "too slow") == "1008 too slow"
+    assert ws_client.close_reason(1005, None) == "no close frame"
 
 
 # The browser snippet runs in Node with its WebSocket (Node 20: --experimental-websocket), with window, location
@@ -94,14 +102,19 @@ setTimeout(() => { console.log(JSON.stringify({delays, logs, warnings, timeout: 
 """
 
 
-def run_js_client(url: str, wanted: int) -> dict[str, object]:
+def node_command() -> list[str]:
+    """Node with its WebSocket: built in from Node 22, behind a flag in Node 20 (CI installs Node)."""
     node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
-    out = subprocess.run([node, "--experimental-websocket", "-e", NODE_HARNESS, str(JS_CLIENT), url, str(wanted)],
+    assert node is not None, "the example tests need Node (20 or later) on the PATH"
+    major = int(subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout
+                .strip().lstrip("v").split(".")[0])
+    assert major >= 20, f"the example tests need Node 20 or later (its WebSocket), not {major}"
+    return [node, "--experimental-websocket"] if major < 22 else [node]
+
+
+def run_js_client(url: str, wanted: int) -> dict[str, object]:
+    out = subprocess.run([*node_command(), "-e", NODE_HARNESS, str(JS_CLIENT), url, str(wanted)],
                          capture_output=True, text=True, timeout=60)
-    if "experimental-websocket" in out.stderr and "bad option" in out.stderr:
-        pytest.skip("this node has no WebSocket")
     assert out.returncode == 0, out.stdout + out.stderr
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -122,3 +135,70 @@ def test_js_client_streams_and_labels_the_snapshot(live_server) -> None:  # type
     candles = [line for line in logs if line.startswith("AAPL 1m")]
     assert candles and candles[0].startswith("AAPL 1m snapshot")
     assert result["delays"] == []
+
+
+def test_js_client_retries_a_refused_connect() -> None:
+    """Nothing listens: Node's WebSocket fires only ``error`` (no ``close``), and the client must retry anyway."""
+    result = run_js_client(f"ws://127.0.0.1:{free_port()}/ws", wanted=1000)
+    delays = result["delays"]
+    assert isinstance(delays, list) and len(delays) == 3, result
+    assert delays[0] < delays[1] < delays[2], delays
+    assert all("connect failed" in w for w in result["warnings"]), result  # type: ignore[attr-defined]
+
+
+class Lines:
+    """Collects a running process's stdout and stderr lines as they come (reader threads)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.out: list[str] = []
+        self.err: list[str] = []
+        for stream, lines in ((proc.stdout, self.out), (proc.stderr, self.err)):
+            threading.Thread(target=self._read, args=(stream, lines), daemon=True).start()
+
+    @staticmethod
+    def _read(stream: object, lines: list[str]) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            lines.append(line.rstrip("\n"))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+def survives_restart(make_server, command: list[str], env: dict[str, str] | None = None,  # type: ignore[no-untyped-def]
+                     port: int | None = None) -> Lines:
+    """Start a server, the client, see a snapshot; stop the server, see the client retry; start the server again on
+    the same port and see a fresh snapshot, all from the one client process."""
+    port = port or free_port()
+    server = make_server("--interval", "0.05", "--symbols", "AAPL", port=port)
+    lines = Lines(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env={**os.environ, **(env or {})}))
+    try:
+        wait_for(lambda: any("snapshot" in line for line in lines.out), 60, 0.1, "the first snapshot")
+        server.stop()
+        wait_for(lambda: any("connect failed" in line for line in lines.err), 60, 0.1,
+                 "a refused reconnect while the server is down")
+        printed = len(lines.out)
+        server.start()
+        wait_for(lambda: any("snapshot" in line for line in lines.out[printed:]), 90, 0.1,
+                 "a fresh snapshot from the restarted server")
+        assert lines.proc.poll() is None, "the client keeps running"
+    finally:
+        lines.stop()
+    return lines
+
+
+def test_python_client_survives_a_server_restart(make_server) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    lines = survives_restart(make_server, [sys.executable, str(PY_CLIENT), "--url", f"ws://127.0.0.1:{port}/ws",
+                                           "--symbol", "AAPL"], port=port)
+    assert "Traceback" not in "\n".join(lines.err)
+
+
+def test_js_client_survives_a_server_restart(make_server) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    lines = survives_restart(make_server, [*node_command(), str(JS_CLIENT)],
+                             env={"TICKSTREAM_URL": f"ws://127.0.0.1:{port}/ws?batch=1"}, port=port)
+    assert any(line.startswith("AAPL 1m") for line in lines.out)

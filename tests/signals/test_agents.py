@@ -323,6 +323,7 @@ def test_signal_wire_shapes() -> None:
         "side",
         "confidence",
         "strength",
+        "strength_label",
         "reasoning",
         "model",
         "timeframe",
@@ -331,7 +332,9 @@ def test_signal_wire_shapes() -> None:
         "time",
         "timestamp",
     }
-    assert (ws["signal_id"], ws["side"], ws["strength"]) == ("AAPL-1h-1704067200", "BUY", "strong")
+    assert (ws["signal_id"], ws["signal_type"], ws["side"]) == ("AAPL-1h-1704067200", "BUY", "buy")
+    # B = 1.6, S = 0, T = 1.8: the lead is 1.6 / 1.8 of all the confidence cast, and so is the confidence.
+    assert ws["strength"] == pytest.approx(1.6 / 1.8) and ws["strength_label"] == "strong"
     assert (ws["time"], ws["timestamp"]) == (1_704_067_200, "2024-01-01T01:00:00.000Z")
 
 
@@ -364,3 +367,18 @@ def test_context_window_is_bounded(walk: WalkFactory) -> None:
     ctx = agent_context(bars, compute_indicators(bars), [], [], [], 299)
     assert len(ctx.window) == 50
     assert np.array_equal(ctx.window.close, bars.close[-50:])
+
+
+@pytest.mark.parametrize(
+    ("cast", "strength"),
+    [
+        pytest.param([(BUY, 0.8), (BUY, 0.6), (SELL, 0.2), (HOLD, 0.4)], (1.4 - 0.2) / 2.0, id="buy-leads"),
+        pytest.param([(SELL, 0.9), (HOLD, 0.1)], 0.9, id="sell-alone"),
+        pytest.param([(BUY, 0.5), (SELL, 0.4), (HOLD, 0.1)], 0.1, id="hold-below-margin"),
+        pytest.param([(BUY, 1.0)], 1.0, id="unanimous"),
+        pytest.param([(HOLD, 0.5), (HOLD, 0.5)], 0.0, id="all-hold"),
+        pytest.param([], 0.0, id="no-agents"),
+    ],
+)
+def test_strength_is_the_lead_as_a_share_of_all_confidence(cast: list[tuple[Action, float]], strength: float) -> None:
+    assert combine(votes(*cast), margin=0.15).strength == pytest.approx(strength)

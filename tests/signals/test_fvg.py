@@ -22,7 +22,7 @@ BEARISH = [(20, 21, 19, 19.5), (19, 19.5, 15, 15.5), (15.5, 17, 14, 14.5)]
 
 
 def brute_force(bars: Bars, min_gap: float = 0.0) -> list[FairValueGap]:
-    """SIGNALS.md read literally, mitigation by scanning forward."""
+    """docs/signals.md read literally, mitigation by scanning forward."""
     o, h, lo, c, t = (x.tolist() for x in (bars.open, bars.high, bars.low, bars.close, bars.time))
     gaps = []
     for i in range(1, len(bars) - 1):

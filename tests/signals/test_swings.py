@@ -15,7 +15,7 @@ HighLowFactory = Callable[..., Bars]
 
 
 def brute_force(bars: Bars, n: int) -> list[tuple[int, str]]:
-    """The definition of SIGNALS.md read literally."""
+    """The definition of docs/signals.md read literally."""
     found = []
     h, lo = bars.high.tolist(), bars.low.tolist()
     for i in range(n, len(bars) - n):
