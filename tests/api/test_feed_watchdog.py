@@ -5,6 +5,7 @@ Event inside the feed loop."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -218,3 +219,39 @@ def test_no_data_and_stale_symbols(gated: tuple[Any, GatedSource]) -> None:
         client.status("live", "NODATA")
     finally:
         client.close()
+
+
+def test_a_provider_that_accepts_connections_and_never_answers(inproc_server: Callable[..., Any]) -> None:
+    """The audit's case: a provider that completes the TCP handshake and never answers. Before, /health said
+    healthy for the first 10-20 s; now it is starting (503) until the first iteration gives up on the provider, and
+    a subscriber hears why nothing comes."""
+    from feeds.failover import FailoverSource
+    from feeds.polygon import PolygonSource
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # the kernel accepts the connections; nobody ever reads or answers them
+    port = listener.getsockname()[1]
+    server = inproc_server(start_feed=False, symbols="AAPL")
+    feed = server.services.feed
+    silent = PolygonSource("key", base_url=f"http://127.0.0.1:{port}", timeout=(1.0, 6.0))
+    feed.source = FailoverSource([silent], None, call_timeout=4.0)
+    feed.watchdog_limits = LIMITS
+    client = Reader(server.ws_url + "/ws/market/AAPL")
+    try:
+        feed.start()
+        code, body = health(server)
+        assert (code, body["status"]) == (503, "starting")
+        assert client.status("stalled")["reason"].startswith("the feed has not completed its first update")
+        # The failover gives up after its call limit: the first iteration completes with no price at all.
+        code, body = wait_for(lambda: (h := health(server))[1]["status"] != "starting" and h, 20, 0.05,
+                              "the first iteration")
+        assert (code, body["status"]) == (503, "unhealthy")
+        assert any("no source could give a first quote" in reason for reason in body["reasons"])
+        no_data = client.status("no_data")
+        assert no_data["symbol"] == "AAPL" and "no source has data for it yet" in no_data["reason"]
+    finally:
+        client.close()
+        feed.stop()
+        listener.close()
+        feed.source.close()
