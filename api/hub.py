@@ -413,8 +413,10 @@ class Hub:
             time.sleep(max(0.05, min(0.5, limits.late_after / 4)))
             with self._lock:
                 if not self._connections:
-                    # Started again by the next open(); under the lock, so that open() cannot miss the exit.
+                    # Started again by the next open(); under the lock, so that open() cannot miss the exit. What
+                    # the book knew may be out of date by then: the next subscriber must not be told an old state.
                     self._status_thread = None
+                    self._status_book = StatusBook()
                     return
             try:
                 self.check_statuses()

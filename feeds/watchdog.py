@@ -22,6 +22,9 @@ LATE_INTERVALS = 3.0
 LATE_FLOOR_SECONDS = 2.0
 STALLED_INTERVALS = 10.0
 STALLED_FLOOR_SECONDS = 10.0
+# A symbol's status changes at most once in this many seconds, except to stalled: a source that fails every other
+# poll must not flood subscribers with stale/live pairs.
+MIN_STATUS_GAP_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +143,15 @@ class StatusBook:
     """The data state of each watched symbol, kept between checks so that only changes are announced.
 
     Only symbols that are not live are stored (a symbol no check has seen yet counts as live), so the book is
-    bounded by the symbols watched. Not thread-safe: the hub calls it under its lock.
+    bounded by the symbols watched. A change waits until ``min_gap`` seconds have passed since the symbol's last
+    one (then the state of that moment is announced), except a change to stalled, which is announced at once. Not
+    thread-safe: the hub calls it under its lock.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, min_gap: float = MIN_STATUS_GAP_SECONDS) -> None:
+        self.min_gap = min_gap
+        # Monotonic time of each symbol's last announced change.
+        self._changed_at: dict[str, float] = {}
         self._states: dict[str, SymbolStatus] = {}
         # Symbols seen without a quote → since when (monotonic), for the no_data grace.
         self._waiting: dict[str, float] = {}
@@ -160,6 +168,8 @@ class StatusBook:
             del self._states[gone]
         for gone in [s for s in self._waiting if s not in observations]:
             del self._waiting[gone]
+        for gone in [s for s in self._changed_at if s not in observations]:
+            del self._changed_at[gone]
         if feed.state is FeedState.STOPPED:
             return []
         changes: list[SymbolStatus] = []
@@ -174,12 +184,15 @@ class StatusBook:
                 continue
             state, reason = verdict
             previous = self._states.get(symbol)
-            if state is DataState.LIVE:
-                if previous is not None:
-                    del self._states[symbol]
-                    changes.append(SymbolStatus(symbol, state, wall, reason))
+            if (previous.state if previous is not None else DataState.LIVE) is state:
                 continue
-            if previous is not None and previous.state is state:
+            if state is not DataState.STALLED and now - self._changed_at.get(symbol, now - self.min_gap) \
+                    < self.min_gap:
+                continue  # too soon after the last change: the state of the next check after the gap counts
+            self._changed_at[symbol] = now
+            if state is DataState.LIVE:
+                del self._states[symbol]
+                changes.append(SymbolStatus(symbol, state, wall, reason))
                 continue
             since = wall - feed.idle if state is DataState.STALLED else wall - waited
             status = SymbolStatus(symbol, state, since, reason)

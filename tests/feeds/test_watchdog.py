@@ -99,8 +99,27 @@ def test_status_book_no_data_after_a_grace_then_live() -> None:
     assert book.update(11.0, 1001.0, RUNNING, waiting) == []
     [no_data] = book.update(12.0, 1002.0, RUNNING, waiting)
     assert no_data.state is DataState.NO_DATA and no_data.since == pytest.approx(1000.0)
-    [live] = book.update(12.5, 1002.5, RUNNING, {"NEWCO": Observation(True, True)})
+    [live] = book.update(13.0, 1003.0, RUNNING, {"NEWCO": Observation(True, True)})
     assert live.state is DataState.LIVE
+
+
+def test_a_flapping_source_changes_a_status_at_most_once_a_second() -> None:
+    book = StatusBook(min_gap=1.0)
+    announced = []
+    for step in range(40):  # stale on every other check, four checks a second, for ten seconds
+        seen = {"AAPL": Observation(True, True, stale=step % 2 == 1)}
+        announced += [(step / 4, s.state) for s in book.update(step / 4, 1000 + step / 4, RUNNING, seen)]
+    times = [t for t, _ in announced]
+    assert announced and all(b - a >= 1.0 for a, b in zip(times, times[1:], strict=False))
+    assert len(announced) <= 10
+
+
+def test_a_stall_is_announced_at_once_even_right_after_another_change() -> None:
+    book = StatusBook(min_gap=1.0)
+    book.update(1.0, 1.0, RUNNING, {"AAPL": Observation(True, True)})
+    [stale] = book.update(1.25, 1.25, RUNNING, {"AAPL": Observation(True, True, stale=True)})
+    [stalled] = book.update(1.5, 1.5, LATE, {"AAPL": Observation(True, True, stale=True)})
+    assert (stale.state, stalled.state) == (DataState.STALE, DataState.STALLED)
 
 
 def test_status_book_stale_and_back() -> None:
