@@ -1,4 +1,5 @@
-"""The /health body (docs/protocol.md): healthy, degraded (a circuit open or stale data) or unhealthy (HTTP 503)."""
+"""The /health body (docs/protocol.md): starting (HTTP 503), healthy, degraded (a source circuit open, stale data,
+a late feed) or unhealthy (HTTP 503)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 from api.signal_bridge import SignalEngine
 from feeds.live import LiveFeed
 from feeds.source import MarketSource
+from feeds.watchdog import FeedCheck, FeedState
 
+STARTING = "starting"
 HEALTHY = "healthy"
 DEGRADED = "degraded"
 UNHEALTHY = "unhealthy"
@@ -69,14 +72,17 @@ def health_body(feed: LiveFeed, source: MarketSource,
     """The body and HTTP status of GET /health.
 
     - unhealthy (503): the feed thread is not running, or it tracks no symbol (every first quote failed), or no
-      source can be called (every circuit open) and the feed has no price at all to show;
+      source can be called (every circuit open) and the feed has no price at all to show, or the watchdog finds
+      the feed stalled (no iteration completed for ``watchdog_limits.stalled_after``: max(10 intervals, 10 s));
+    - starting (503): the feed runs but has not completed its first iteration yet;
     - degraded (200): a source's circuit is open or half-open, or a tracked symbol's latest price is the stale
-      fallback from the cache;
+      fallback from the cache, or the feed is late (no iteration for ``late_after``: max(3 intervals, 2 s));
     - healthy (200) otherwise. ``reasons`` says why it is not healthy.
     """
     stats = feed.stats.snapshot()
     sources = source_states(source)
     running = feed.is_running
+    watch = feed.watchdog_check()
     quotes = {symbol: feed.latest_quote(symbol) for symbol in feed.symbols}
     stale = sorted(symbol for symbol, quote in quotes.items() if quote is not None and quote.stale)
     have_prices = any(quote is not None for quote in quotes.values())
@@ -90,14 +96,21 @@ def health_body(feed: LiveFeed, source: MarketSource,
     blocked = [s["name"] for s in sources if not _usable(s["state"])]
     if sources and len(blocked) == len(sources) and not have_prices:
         reasons.append("no source can be called and there is no data to serve")
+    if running and watch.state is FeedState.STALLED:
+        reasons.append(_late_reason(watch))
     unhealthy = bool(reasons)
+    starting = running and not unhealthy and watch.state is FeedState.STARTING
+    if starting:
+        reasons.append(watch.reason)
+    elif running and watch.state is FeedState.LATE:
+        reasons.append(_late_reason(watch))
     for name in blocked:
         state = next(s["state"] for s in sources if s["name"] == name)
         reasons.append(f"source {name} is {state}")
     if stale:
         reasons.append(f"stale data for {', '.join(stale)}")
 
-    status = UNHEALTHY if unhealthy else DEGRADED if reasons else HEALTHY
+    status = UNHEALTHY if unhealthy else STARTING if starting else DEGRADED if reasons else HEALTHY
     body: dict[str, Any] = {
         "status": status,
         "database": "not_configured",
@@ -111,7 +124,14 @@ def health_body(feed: LiveFeed, source: MarketSource,
             "uptime_seconds": stats["uptime"],
             "stale": bool(stale),
             "sources": [{"name": s["name"], "state": s["state"]} for s in sources],
+            "feed_state": watch.state.value,
+            "seconds_since_update": round(watch.idle, 3) if watch.state is not FeedState.STOPPED else None,
         },
         "reasons": reasons,
     }
-    return body, 503 if status == UNHEALTHY else 200
+    return body, 503 if status in (UNHEALTHY, STARTING) else 200
+
+
+def _late_reason(watch: FeedCheck) -> str:
+    return (f"{watch.reason} (degraded after {watch.limits.late_after:g} s, unhealthy after "
+            f"{watch.limits.stalled_after:g} s)")

@@ -16,6 +16,7 @@ from feeds.bus import InProcessBus
 from feeds.candles import CandleEvent
 from feeds.live import LiveFeed
 from feeds.models import Candle, Quote, Tick, Timeframe
+from feeds.watchdog import StatusBook, SymbolStatus
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,9 @@ AgentStatusProvider = Callable[[], dict[str, Any]]
 RELEASE_GRACE_SECONDS = 10.0
 # A symbol only REST asked about stays this long after its last request: pollers ask every few seconds or minutes.
 REQUEST_LEASE_SECONDS = 300.0
+# Channels whose subscribers are told when a symbol's data stops or resumes (a ``status`` message); a subscription
+# to one of them without a symbol watches every symbol the feed streams.
+STATUS_CHANNELS = p.SYMBOL_CHANNELS | p.OPTIONAL_SYMBOL_CHANNELS
 
 
 def no_signals(symbol: str, timeframe: Timeframe) -> dict[str, Any]:
@@ -58,6 +62,12 @@ class Hub:
     Symbols: the hub counts the routes of the symbol channels per symbol. When the last one goes, a symbol that is
     not one of the start-up symbols (``settings.symbols``) is released from the feed after ``release_grace_seconds``
     unless a subscription takes it again meanwhile (a reconnecting dashboard does not churn the feed).
+
+    Data status: a watchdog thread of its own (``ws-status-watch``, running while connections are open; never the
+    feed thread, which is the one that may be stuck) checks the feed every quarter of its late limit (0.05-0.5 s)
+    and sends each subscriber of a symbol a ``status`` message when that symbol's data stops (stalled, stale,
+    no_data) or resumes (live): once per connection, whichever of its subscriptions carry the symbol. A new
+    subscription to a symbol that is not live gets the current status right after its ack and snapshot.
     """
 
     def __init__(
@@ -101,6 +111,9 @@ class Hub:
         check_settings(settings)
         self._defaults: weakref.WeakKeyDictionary[Connection, frozenset[p.Subscription]] = \
             weakref.WeakKeyDictionary()
+        # Data states of the watched symbols (under the lock) and the thread that checks them.
+        self._status_book = StatusBook()
+        self._status_thread: threading.Thread | None = None
         self._unsubscribe_bus = bus.subscribe(self.on_event)
 
     # -- bus side (feed thread) ---------------------------------------------------------------------------------
@@ -239,6 +252,7 @@ class Hub:
                 self._housekeeping = threading.Thread(target=self._housekeeping_loop, name="ws-housekeeping",
                                                       daemon=True)
                 self._housekeeping.start()
+        self._start_status_watch()
         self.stats.add(connections_opened=1)
         connection.start()
         if welcome and dialect == p.ENVELOPE:
@@ -339,6 +353,7 @@ class Hub:
             if ack:
                 self._ack(connection, p.MessageType.SUBSCRIBED, subscription)
             self._send_snapshot(connection, subscription)
+            self._send_current_status(connection, subscription)
         return None
 
     def start_defaults(self, connection: Connection, defaults: Defaults) -> None:
@@ -480,6 +495,96 @@ class Hub:
         quote = self.feed.latest_quote(symbol)
         if quote is not None:
             connection.enqueue(p.flat_price(quote))
+
+    # -- data status: the feed watchdog's verdicts, per symbol, to its subscribers ---------------------------------
+
+    def _start_status_watch(self) -> None:
+        with self._lock:
+            if self._status_thread is None or not self._status_thread.is_alive():
+                self._status_thread = threading.Thread(target=self._status_loop, name="ws-status-watch",
+                                                       daemon=True)
+                self._status_thread.start()
+
+    def _status_loop(self) -> None:
+        while True:
+            limits = self.feed.watchdog_limits
+            time.sleep(max(0.05, min(0.5, limits.late_after / 4)))
+            with self._lock:
+                if not self._connections:
+                    # Started again by the next open(); under the lock, so that open() cannot miss the exit. What
+                    # the book knew may be out of date by then: the next subscriber must not be told an old state.
+                    self._status_thread = None
+                    self._status_book = StatusBook()
+                    return
+            try:
+                self.check_statuses()
+            except Exception:
+                log.exception("checking the data status of the subscribed symbols failed")
+
+    def check_statuses(self) -> list[SymbolStatus]:
+        """One watchdog round (the status thread, or a test): send ``status`` to the subscribers of every symbol
+        whose data state changed, and return those changes."""
+        check = self.feed.watchdog_check()
+        with self._lock:
+            symbols, everything = self._watched_symbols()
+        if everything:
+            symbols.update(self.feed.symbols)
+        observations = self.feed.observe(symbols)
+        now, wall = self.feed.monotonic(), time.time()
+        with self._lock:
+            changes = self._status_book.update(now, wall, check, observations)
+            if changes:
+                self._announce_statuses(changes, wall)
+        return changes
+
+    def _watched_symbols(self) -> tuple[set[str], bool]:
+        """Symbols some subscription carries, and whether one subscription watches them all (under the lock)."""
+        symbols: set[str] = set()
+        everything = False
+        for key in self._routes:
+            if key.channel in STATUS_CHANNELS:
+                if key.symbol is None:
+                    everything = True
+                else:
+                    symbols.add(key.symbol)
+        return symbols, everything
+
+    def _announce_statuses(self, changes: list[SymbolStatus], wall: float) -> None:
+        """Queue each status once per connection watching its symbol, encoded once per dialect (under the lock)."""
+        by_symbol: dict[str, dict[Connection, None]] = {}
+        everyone: dict[Connection, None] = {}
+        for key, connections in self._routes.items():
+            if key.channel in STATUS_CHANNELS:
+                targets = everyone if key.symbol is None else by_symbol.setdefault(key.symbol, {})
+                targets.update(dict.fromkeys(connections))
+        for status in changes:
+            encoded: dict[str, bytes] = {}
+            for connection in {**by_symbol.get(status.symbol, {}), **everyone}:
+                body = encoded.get(connection.dialect)
+                if body is None:
+                    body = encoded[connection.dialect] = p.encode_status(connection.dialect, status, wall)
+                connection.enqueue(body)
+
+    def _send_current_status(self, connection: Connection, subscription: p.Subscription) -> None:
+        """After a subscribe's ack and snapshot (under the lock): the status of each symbol it brings to this
+        connection that is not live, so a subscriber of a stuck symbol is never left in silence."""
+        if subscription.channel not in STATUS_CHANNELS:
+            return
+        others = [s for s in connection.subscriptions if s != subscription and s.channel in STATUS_CHANNELS]
+        if any(s.symbol is None for s in others):
+            return  # the connection already watches every symbol
+        wall = time.time()
+        if subscription.symbol is not None:
+            if any(s.symbol == subscription.symbol for s in others):
+                return
+            statuses = [self._status_book.current(subscription.symbol, wall)]
+        else:
+            known = {s.symbol for s in others}
+            statuses = [self._status_book.current(symbol, wall) for symbol in self.feed.symbols
+                        if symbol not in known]
+        for status in statuses:
+            if status is not None:
+                connection.enqueue(p.encode_status(connection.dialect, status, wall))
 
     # -- housekeeping: heartbeat and symbol release ------------------------------------------------------------
 

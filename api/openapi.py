@@ -143,10 +143,18 @@ class LiveDataHealth(_Open):
     uptime_seconds: float = Field(description="the same in seconds")
     stale: bool = False
     sources: list[SourceState] = Field(default_factory=list)
+    feed_state: Literal["stopped", "starting", "running", "late", "stalled"] = Field(
+        default="running",
+        description="the feed watchdog: starting until the first feed iteration completes; late when none "
+                    "completed for max(3 update intervals, 2 s) (health degraded); stalled after max(10 update "
+                    "intervals, 10 s) (health unhealthy); stopped when the feed was never started")
+    seconds_since_update: float | None = Field(
+        default=None, description="seconds since the last completed feed iteration (since the start before the "
+                                  "first one); null when the feed was never started")
 
 
 class Health(_Open):
-    status: Literal["healthy", "degraded", "unhealthy"]
+    status: Literal["starting", "healthy", "degraded", "unhealthy"]
     database: str
     redis: str
     agents: str
@@ -451,9 +459,13 @@ def _paths() -> dict[str, Any]:
             "operationId": "getHealth",
             "tags": ["service"],
             "summary": "Service health",
-            "description": "degraded: a source circuit is open or data is stale; unhealthy: the feed is down or "
-                           "nothing can be served.",
-            "responses": {"200": _json(Health, "healthy or degraded"), "503": _json(Health, "unhealthy")},
+            "description": "starting (503): the feed has not completed its first iteration yet; degraded: a source "
+                           "circuit is open, data is stale, or the feed is late (no iteration completed for "
+                           "max(3 update intervals, 2 s)); unhealthy (503): the feed is down or stalled (no "
+                           "iteration for max(10 update intervals, 10 s)) or nothing can be served. `reasons` says "
+                           "why.",
+            "responses": {"200": _json(Health, "healthy or degraded"),
+                          "503": _json(Health, "starting or unhealthy")},
         }},
         "/metrics/live-data": {"get": {
             "operationId": "getLiveDataMetrics",

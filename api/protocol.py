@@ -13,6 +13,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from feeds.models import Candle, InvalidInput, Quote, Tick, Timeframe, parse_symbol
+from feeds.watchdog import SymbolStatus
 
 # 2: signal_type is the action, side lower case, strength a number (docs/protocol.md "Changelog").
 PROTOCOL_VERSION = 2
@@ -51,6 +52,9 @@ class MessageType(str, Enum):
     DASHBOARD_UPDATE = "dashboard_update"
     ALERT = "alert"
     AGENT_STATUS = "agent_status"
+    # A symbol's data stopped or resumed: {state: live|stale|no_data|stalled, symbol, since, reason}; every
+    # dialect, clients may ignore it.
+    STATUS = "status"
 
 
 class Channel(str, Enum):
@@ -432,6 +436,20 @@ def flat_candle(kind: MessageType, symbol: str, timeframe: Timeframe, candle: Ca
         message["signals"] = signals
     message["timestamp"] = iso_ms(time_)
     return orjson.dumps(message)
+
+
+def status_data(status: SymbolStatus) -> dict[str, Any]:
+    """The fields of a ``status`` message (the envelope's ``data``; top-level fields in the flat dialects)."""
+    return {"state": status.state.value, "symbol": status.symbol, "since": iso_ms(status.since),
+            "reason": status.reason}
+
+
+def encode_status(dialect: str, status: SymbolStatus, time_: float) -> bytes:
+    """A ``status`` message in ``dialect``: an envelope without ``channel`` (it concerns a symbol, whichever
+    channels carry it), or flat ``{"type": "status", state, symbol, since, reason, timestamp}``."""
+    if dialect == ENVELOPE:
+        return encode_envelope(MessageType.STATUS, status_data(status), None, time_)
+    return orjson.dumps({"type": MessageType.STATUS.value, **status_data(status), "timestamp": iso_ms(time_)})
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from feeds.candles import CandleBuilder, CandleEvent
 from feeds.models import ALL_TIMEFRAMES, Candle, Period, Quote, Tick, Timeframe
 from feeds.source import MarketSource
 from feeds.stats import FeedStats
+from feeds.watchdog import FeedCheck, Limits, Observation, check_feed
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,10 @@ class LiveFeed:
     ``latest_quote(symbol).stale`` says whether the latest price is still current: it turns true when the source
     fails for the symbol or answers with its stale cache fallback (whose timestamp is not newer, so it is no new
     tick), and false again when the source answers live. Neither change is published as a tick.
+
+    Watchdog bookkeeping: the feed records when it started and when its last iteration completed, on the monotonic
+    clock ``monotonic``; ``watchdog_check()`` (any thread) turns them into the feed's state under
+    ``watchdog_limits`` (feeds/watchdog.py), and ``observe(symbols)`` says what it knows of each symbol.
     """
 
     def __init__(
@@ -90,6 +95,7 @@ class LiveFeed:
         max_symbols: int = 200,
         clock: Callable[[], float] = time.time,
         seed_in_background: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.source = source
         self.bus = bus
@@ -115,6 +121,8 @@ class LiveFeed:
         self._seed_worker: threading.Thread | None = None
         # Symbols whose first quote failed: (next attempt on the monotonic clock, failures so far).
         self._retry: dict[str, tuple[float, int]] = {}
+        # Why the first quote of a symbol in ``_retry`` failed (its last error), for subscribers' no_data status.
+        self._first_quote_errors: dict[str, str] = {}
         # Symbols the feed thread is starting right now: out of the pending list, not yet tracked or retrying.
         self._admitting: tuple[str, ...] = ()
         self._quotes: dict[str, Quote] = {}
@@ -123,6 +131,11 @@ class LiveFeed:
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
         self.iterations = 0
+        self.monotonic = monotonic
+        self.watchdog_limits = Limits.for_interval(interval)
+        # Monotonic times of the last start() and of the last completed iteration (None: not yet).
+        self._started_at: float | None = None
+        self._completed_at: float | None = None
 
     # -- snapshots (any thread) ---------------------------------------------------------------------------------
 
@@ -138,6 +151,22 @@ class LiveFeed:
 
     def latest_candle(self, symbol: str, timeframe: Timeframe) -> Candle | None:
         return self._candles.get((symbol, timeframe))
+
+    def watchdog_check(self) -> FeedCheck:
+        """The feed's state now: stopped (never started), starting, running, late or stalled."""
+        return check_feed(self.monotonic(), self._started_at, self._completed_at, self.watchdog_limits)
+
+    def observe(self, symbols: Iterable[str]) -> dict[str, Observation]:
+        """What the feed knows of each of ``symbols``: streamed or not, its quote, why its first quote failed."""
+        streamed = set(self.symbols)
+        with self._pending_lock:
+            failures = {s: self._first_quote_errors[s] for s in symbols if s in self._first_quote_errors}
+        seen: dict[str, Observation] = {}
+        for symbol in symbols:
+            quote = self._quotes.get(symbol)
+            seen[symbol] = Observation(symbol in streamed, quote is not None, quote is not None and quote.stale,
+                                       failures.get(symbol))
+        return seen
 
     def add_symbol(self, symbol: str) -> bool:
         """Start tracking ``symbol`` from the next iteration; False when the symbol limit is reached."""
@@ -177,6 +206,7 @@ class LiveFeed:
             if self.is_running:
                 return
             self._stop.clear()
+            self._started_at = self.monotonic()
             self._thread = threading.Thread(target=self._supervise, name="tickstream-feed", daemon=True)
             self._thread.start()
 
@@ -218,6 +248,7 @@ class LiveFeed:
     # -- one iteration (feed thread, or a test) ---------------------------------------------------------------------
 
     def run_once(self) -> None:
+        started = self.monotonic()
         self._apply_removals()
         self._admit_pending()
         newest = 0.0
@@ -237,6 +268,8 @@ class LiveFeed:
             self._publish_candle_events(self._builder.close_due(newest - max(2 * self.interval, 2.0)))
         self._seed_one_listener()
         self.iterations += 1
+        self._completed_at = self.monotonic()
+        self.stats.record_iteration(self._completed_at - started)
 
     def _apply_removals(self) -> None:
         with self._pending_lock:
@@ -246,6 +279,7 @@ class LiveFeed:
             self._symbols = tuple(s for s in self._symbols if s not in removing)
             for symbol in removing:
                 self._retry.pop(symbol, None)
+                self._first_quote_errors.pop(symbol, None)
         gone = set(removing)
         for symbol in removing:
             self._builder.forget(symbol)
@@ -280,12 +314,14 @@ class LiveFeed:
                     with self._pending_lock:
                         failures = self._retry.get(symbol, (0.0, 0))[1] + 1
                         self._retry[symbol] = (now + min(60.0, 2.0 ** (failures - 1)), failures)
+                        self._first_quote_errors[symbol] = f"{type(exc).__name__}: {exc}"[:200]
                     self.stats.record_error(f"{symbol}: {type(exc).__name__}: {exc}")
                     log.warning("cannot start tracking %s (attempt %d): %s", symbol, failures, exc)
                     continue
                 self._seed(symbol, quote)
                 with self._pending_lock:
                     self._retry.pop(symbol, None)
+                    self._first_quote_errors.pop(symbol, None)
                     self._symbols = (*self._symbols, symbol)
         finally:
             with self._pending_lock:

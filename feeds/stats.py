@@ -23,6 +23,11 @@ class FeedStats:
     last_error: str | None = None
     last_error_time: float | None = None
     last_tick_time: float | None = None
+    # Feed iterations completed, and how long the last and the slowest took (seconds): a slow iteration is what the
+    # watchdog reports as a late or stalled feed.
+    iterations: int = 0
+    last_iteration_seconds: float | None = None
+    max_iteration_seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -48,6 +53,12 @@ class FeedStats:
             self.last_error = message
             self.last_error_time = self.clock()
 
+    def record_iteration(self, seconds: float) -> None:
+        with self._lock:
+            self.iterations += 1
+            self.last_iteration_seconds = seconds
+            self.max_iteration_seconds = max(self.max_iteration_seconds, seconds)
+
     def record_closed(self, count: int) -> None:
         with self._lock:
             self.candles_closed += count
@@ -67,5 +78,8 @@ class FeedStats:
                 "last_error": self.last_error,
                 "last_error_time": self.last_error_time,
                 "last_tick_time": self.last_tick_time,
+                "iterations": self.iterations,
+                "last_iteration_seconds": self.last_iteration_seconds,
+                "max_iteration_seconds": round(self.max_iteration_seconds, 6),
                 "uptime": round(self.clock() - self.started_at, 3),
             }

@@ -261,9 +261,11 @@ def test_health_is_degraded_while_a_circuit_is_open(app_on: Callable[..., Any]) 
 def test_health_is_unhealthy_when_nothing_can_be_served(app_on: Callable[..., Any]) -> None:
     dash_app = app_on(ScriptedSource("down", "fail"), start_feed=True)
     client = dash_app.server.test_client()
-    response = wait_for(lambda: (r := client.get("/health")).status_code == 503 and r, 10, message="unhealthy")
+    # 503 also while starting (before the first feed iteration): wait for the verdict after it.
+    response = wait_for(lambda: (r := client.get("/health")).get_json()["status"] == "unhealthy" and r, 10,
+                        message="unhealthy")
     body = response.get_json()
-    assert body["status"] == "unhealthy" and body["live_data"]["status"] == "running"
+    assert response.status_code == 503 and body["live_data"]["status"] == "running"
     assert any("no source could" in reason for reason in body["reasons"])
 
 
