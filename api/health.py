@@ -44,6 +44,25 @@ def source_states(source: MarketSource) -> list[dict[str, Any]]:
     }]
 
 
+def cache_state(health: dict[str, Any]) -> dict[str, Any]:
+    """``{mode, reason, directory}`` of the market cache behind a source's ``health()``: ``disk``, ``memory`` (its
+    directory could not be used; ``reason`` says why) or ``none`` (the simulated market has no cache)."""
+    cache = health.get("cache")
+    if not isinstance(cache, dict):
+        return {"mode": "none", "reason": None, "directory": None}
+    return {"mode": cache.get("mode", "disk"), "reason": cache.get("reason"), "directory": cache.get("directory")}
+
+
+def skipped_files(health: dict[str, Any]) -> list[dict[str, Any]]:
+    """Replay files left out at start-up (``{file, row, reason}``), from the replay source's details."""
+    found: list[dict[str, Any]] = []
+    entries = health.get("sources")
+    for details in ([e.get("details") for e in entries] if isinstance(entries, list) else [health]):
+        if isinstance(details, dict) and isinstance(details.get("skipped_files"), list):
+            found.extend(details["skipped_files"])
+    return found
+
+
 def _usable(state: object) -> bool:
     # "closed" is a failover breaker that lets calls through; "ok" is a source that reports on itself.
     return state in ("closed", "ok")
@@ -62,8 +81,9 @@ def health_body(feed: LiveFeed, source: MarketSource,
 
     - unhealthy (503): the feed thread is not running, or it tracks no symbol (every first quote failed), or no
       source can be called (every circuit open) and the feed has no price at all to show;
-    - degraded (200): a source's circuit is open or half-open, or a tracked symbol's latest price is the stale
-      fallback from the cache;
+    - degraded (200): a source's circuit is open or half-open, a tracked symbol's latest price is the stale
+      fallback from the cache, the cache runs in memory only (``cache.mode``), or replay files were skipped at
+      start-up (``live_data.skipped_files``);
     - healthy (200) otherwise. ``reasons`` says why it is not healthy.
     """
     stats = feed.stats.snapshot()
@@ -88,6 +108,15 @@ def health_body(feed: LiveFeed, source: MarketSource,
         reasons.append(f"source {name} is {state}")
     if stale:
         reasons.append(f"stale data for {', '.join(stale)}")
+    # Start-up problems the app carried on through: they degrade the service, never stop it.
+    details = source.health()
+    cache = cache_state(details)
+    if cache["mode"] == "memory":
+        reasons.append(f"the market cache runs in memory only: {cache['reason']}")
+    skipped = skipped_files(details)
+    for entry in skipped:
+        row = f" row {entry['row']}:" if entry.get("row") is not None else ""
+        reasons.append(f"replay file {entry['file']} skipped:{row} {entry['reason']}")
 
     status = UNHEALTHY if unhealthy else DEGRADED if reasons else HEALTHY
     body: dict[str, Any] = {
@@ -102,7 +131,9 @@ def health_body(feed: LiveFeed, source: MarketSource,
             "uptime": stats["uptime"],
             "stale": bool(stale),
             "sources": [{"name": s["name"], "state": s["state"]} for s in sources],
+            "skipped_files": skipped,
         },
+        "cache": cache,
         "reasons": reasons,
     }
     return body, 503 if status == UNHEALTHY else 200

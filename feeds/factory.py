@@ -3,8 +3,10 @@
 ``--feed sim`` (the default) gives a :class:`SimulatedSource` on its own: it is never put in a failover chain, so
 fake prices can never stand in for real ones. ``--feed yahoo`` gives a :class:`FailoverSource` over
 ``settings.source_chain`` (``TICKSTREAM_SOURCES``, default ``yahoo`` alone) and ``--feed replay`` one over the
-replay folder, both with a :class:`MarketCache` under ``settings.cache_dir``. The network seams of the sources
-(Yahoo's client, the requests sessions of Polygon and Alpaca) can be injected so tests run on recorded data.
+replay folder, both with a :class:`MarketCache` under ``settings.cache_dir`` (in memory only, with a warning, when
+that directory cannot be used: the cache is an optimisation, never a reason not to start). The network seams of
+the sources (Yahoo's client, the requests sessions of Polygon and Alpaca) can be injected so tests run on recorded
+data.
 
 ``build_source`` also returns the clock the feed must run on: wall time, except for replay, whose feed, cache
 and failover all live on the replay clock (a replayed quote from 2024 is fresh in replay time). A replay's chain is
@@ -119,8 +121,16 @@ def _build_one(
     if name == "yahoo":
         from feeds.yahoo import YahooSource
 
-        return YahooSource(yahoo_client, cache_dir=settings.cache_dir / "yfinance", clock=wall_clock,
-                           call_timeout=settings.source_timeout), None
+        try:
+            return YahooSource(yahoo_client, cache_dir=settings.cache_dir / "yfinance", clock=wall_clock,
+                               call_timeout=settings.source_timeout), None
+        except OSError as exc:
+            # yfinance's own caches (time zones, cookies) are an optimisation too: an unusable cache directory
+            # leaves them where yfinance keeps them by default (it copes with an unwritable one by itself).
+            log.warning("cannot use %s for yfinance's caches (%s); yfinance keeps its default location",
+                        settings.cache_dir / "yfinance", exc)
+            return YahooSource(yahoo_client, cache_dir=None, clock=wall_clock,
+                               call_timeout=settings.source_timeout), None
     if name == "polygon":
         from feeds.polygon import PolygonSource
 
