@@ -182,8 +182,13 @@ def _parse_times(column: pd.Series) -> np.ndarray:
     """Unix seconds (NaN where a value is not a time)."""
     if pd.api.types.is_numeric_dtype(column):
         return column.to_numpy(dtype="float64")
-    stamps = pd.to_datetime(column, utc=True, format="ISO8601", errors="coerce")
-    return (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype="float64")
+    # Text: Unix seconds where a value is a number, ISO-8601 elsewhere.
+    seconds = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", copy=True)
+    texts = np.isnan(seconds)
+    if texts.any():
+        stamps = pd.to_datetime(column[texts].astype(str), utc=True, format="ISO8601", errors="coerce")
+        seconds[texts] = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype="float64")
+    return seconds
 
 
 def load_ohlcv(path: Path) -> _Series:
@@ -308,9 +313,9 @@ class ReplaySource:
             return series
         path = self._files.get(symbol)
         if path is None:
-            skipped = self._skipped.get(symbol)
-            if skipped is not None:
-                raise UnknownSymbol(f"{skipped} (the file was skipped at start)")
+            if symbol in self._skipped:
+                # Not the file's name nor the reason again: the one line at start-up and /health say it.
+                raise UnknownSymbol(f"replay: the file for {symbol} was skipped at start (see /health)")
             raise UnknownSymbol(f"replay: no file for {symbol} in {self.directory}")
         series = load_ohlcv(path)
         with self._lock:
