@@ -15,7 +15,8 @@ UNHEALTHY = "unhealthy"
 
 def source_states(source: MarketSource) -> list[dict[str, Any]]:
     """``[{name, state, ...}]`` for every source behind ``source``: breaker states for a failover chain, the
-    source's own state otherwise (the simulated market reports ``ok``)."""
+    source's own state otherwise (the simulated market reports ``ok``); ``rejected_quotes``/``rejected_candles``
+    count what the source answered that failed validation (feeds/quote_validation.py)."""
     health = source.health()
     entries = health.get("sources")
     if isinstance(entries, list):
@@ -29,6 +30,9 @@ def source_states(source: MarketSource) -> list[dict[str, Any]]:
                 "last_failure": entry.get("last_failure"),
                 "last_success": entry.get("last_success"),
                 "lingering_calls": entry.get("lingering_calls", 0),
+                "rejected_quotes": entry.get("rejected_quotes", 0),
+                "rejected_candles": entry.get("rejected_candles", 0),
+                "last_rejection": entry.get("last_rejection"),
             }
             for entry in entries
         ]
@@ -41,6 +45,9 @@ def source_states(source: MarketSource) -> list[dict[str, Any]]:
         "last_failure": None,
         "last_success": health.get("last_success"),
         "lingering_calls": health.get("lingering_calls", 0),
+        "rejected_quotes": health.get("rejected_quotes", 0),
+        "rejected_candles": health.get("rejected_candles", 0),
+        "last_rejection": health.get("last_rejection"),
     }]
 
 
