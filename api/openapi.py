@@ -119,6 +119,20 @@ class SourceState(_Open):
     state: str = Field(description="closed / half_open / open for a failover source; ok for the simulated market")
 
 
+class SkippedFile(_Open):
+    file: str
+    row: int | None = Field(description="1-based data row (the header not counted); null when not one row's fault")
+    reason: str
+
+
+class CacheHealth(_Open):
+    mode: Literal["disk", "memory", "none"] = Field(
+        description="memory: the cache directory could not be used and the cache runs in memory only (degraded); "
+                    "none: the simulated market has no cache")
+    reason: str | None = None
+    directory: str | None = None
+
+
 class LiveDataHealth(_Open):
     status: Literal["running", "stopped"]
     quotes_fetched: int
@@ -126,6 +140,8 @@ class LiveDataHealth(_Open):
     uptime: float = Field(description="seconds")
     stale: bool = False
     sources: list[SourceState] = Field(default_factory=list)
+    skipped_files: list[SkippedFile] = Field(default_factory=list,
+                                             description="replay files left out at start-up (the others play)")
 
 
 class Health(_Open):
@@ -134,6 +150,7 @@ class Health(_Open):
     redis: str
     agents: str
     live_data: LiveDataHealth
+    cache: CacheHealth | None = None
     reasons: list[str] = Field(default_factory=list, description="why the status is not healthy")
 
 
@@ -146,6 +163,11 @@ class SourceDetail(_Open):
     last_failure: float | None
     last_success: float | None
     lingering_calls: int
+    rejected_quotes: int = Field(default=0, description="quotes the source answered that failed validation "
+                                                        "(not finite, not positive, bid above ask), dropped")
+    rejected_candles: int = Field(default=0, description="history candles dropped for the same reasons or a "
+                                                         "high/low not containing open and close")
+    last_rejection: str | None = None
 
 
 class LiveData(_Open):
@@ -416,8 +438,9 @@ def _paths() -> dict[str, Any]:
             "operationId": "getHealth",
             "tags": ["service"],
             "summary": "Service health",
-            "description": "degraded: a source circuit is open or data is stale; unhealthy: the feed is down or "
-                           "nothing can be served.",
+            "description": "degraded: a source circuit is open, data is stale, the cache runs in memory only "
+                           "(cache.mode) or replay files were skipped (live_data.skipped_files); unhealthy: the feed "
+                           "is down or nothing can be served.",
             "responses": {"200": _json(Health, "healthy or degraded"), "503": _json(Health, "unhealthy")},
         }},
         "/metrics/live-data": {"get": {
