@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dash.exceptions import DependencyException
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -34,6 +35,12 @@ def init_error_handlers(server: Flask) -> None:
     @server.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Any:
         return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @server.errorhandler(DependencyException)
+    def _unknown_asset(exc: DependencyException) -> Any:
+        # Dash raises this for a /_dash-component-suites/ path it did not register (a typo, a scanner, an old
+        # fingerprint): the file is not there, which is a 404, not a server error with a logged traceback.
+        return error_response(404, "not_found", f"no such asset: {request.path[:200]}")
 
     @server.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

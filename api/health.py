@@ -18,7 +18,8 @@ UNHEALTHY = "unhealthy"
 
 def source_states(source: MarketSource) -> list[dict[str, Any]]:
     """``[{name, state, ...}]`` for every source behind ``source``: breaker states for a failover chain, the
-    source's own state otherwise (the simulated market reports ``ok``)."""
+    source's own state otherwise (the simulated market reports ``ok``); ``rejected_quotes``/``rejected_candles``
+    count what the source answered that failed validation (feeds/quote_validation.py)."""
     health = source.health()
     entries = health.get("sources")
     if isinstance(entries, list):
@@ -32,6 +33,9 @@ def source_states(source: MarketSource) -> list[dict[str, Any]]:
                 "last_failure": entry.get("last_failure"),
                 "last_success": entry.get("last_success"),
                 "lingering_calls": entry.get("lingering_calls", 0),
+                "rejected_quotes": entry.get("rejected_quotes", 0),
+                "rejected_candles": entry.get("rejected_candles", 0),
+                "last_rejection": entry.get("last_rejection"),
             }
             for entry in entries
         ]
@@ -44,7 +48,29 @@ def source_states(source: MarketSource) -> list[dict[str, Any]]:
         "last_failure": None,
         "last_success": health.get("last_success"),
         "lingering_calls": health.get("lingering_calls", 0),
+        "rejected_quotes": health.get("rejected_quotes", 0),
+        "rejected_candles": health.get("rejected_candles", 0),
+        "last_rejection": health.get("last_rejection"),
     }]
+
+
+def cache_state(health: dict[str, Any]) -> dict[str, Any]:
+    """``{mode, reason, directory}`` of the market cache behind a source's ``health()``: ``disk``, ``memory`` (its
+    directory could not be used; ``reason`` says why) or ``none`` (the simulated market has no cache)."""
+    cache = health.get("cache")
+    if not isinstance(cache, dict):
+        return {"mode": "none", "reason": None, "directory": None}
+    return {"mode": cache.get("mode", "disk"), "reason": cache.get("reason"), "directory": cache.get("directory")}
+
+
+def skipped_files(health: dict[str, Any]) -> list[dict[str, Any]]:
+    """Replay files left out at start-up (``{file, row, reason}``), from the replay source's details."""
+    found: list[dict[str, Any]] = []
+    entries = health.get("sources")
+    for details in ([e.get("details") for e in entries] if isinstance(entries, list) else [health]):
+        if isinstance(details, dict) and isinstance(details.get("skipped_files"), list):
+            found.extend(details["skipped_files"])
+    return found
 
 
 def _usable(state: object) -> bool:
@@ -75,8 +101,9 @@ def health_body(feed: LiveFeed, source: MarketSource,
       source can be called (every circuit open) and the feed has no price at all to show, or the watchdog finds
       the feed stalled (no iteration completed for ``watchdog_limits.stalled_after``: max(10 intervals, 10 s));
     - starting (503): the feed runs but has not completed its first iteration yet;
-    - degraded (200): a source's circuit is open or half-open, or a tracked symbol's latest price is the stale
-      fallback from the cache, or the feed is late (no iteration for ``late_after``: max(3 intervals, 2 s));
+    - degraded (200): a source's circuit is open or half-open, a tracked symbol's latest price is the stale
+      fallback from the cache, the feed is late (no iteration for ``late_after``: max(3 intervals, 2 s)), the cache
+      runs in memory only (``cache.mode``), or replay files were skipped at start-up (``live_data.skipped_files``);
     - healthy (200) otherwise. ``reasons`` says why it is not healthy.
     """
     stats = feed.stats.snapshot()
@@ -109,6 +136,15 @@ def health_body(feed: LiveFeed, source: MarketSource,
         reasons.append(f"source {name} is {state}")
     if stale:
         reasons.append(f"stale data for {', '.join(stale)}")
+    # Start-up problems the app carried on through: they degrade the service, never stop it.
+    details = source.health()
+    cache = cache_state(details)
+    if cache["mode"] == "memory":
+        reasons.append(f"the market cache runs in memory only: {cache['reason']}")
+    skipped = skipped_files(details)
+    for entry in skipped:
+        row = f" row {entry['row']}:" if entry.get("row") is not None else ""
+        reasons.append(f"replay file {entry['file']} skipped:{row} {entry['reason']}")
 
     status = UNHEALTHY if unhealthy else STARTING if starting else DEGRADED if reasons else HEALTHY
     body: dict[str, Any] = {
@@ -126,7 +162,9 @@ def health_body(feed: LiveFeed, source: MarketSource,
             "sources": [{"name": s["name"], "state": s["state"]} for s in sources],
             "feed_state": watch.state.value,
             "seconds_since_update": round(watch.idle, 3) if watch.state is not FeedState.STOPPED else None,
+            "skipped_files": skipped,
         },
+        "cache": cache,
         "reasons": reasons,
     }
     return body, 503 if status in (UNHEALTHY, STARTING) else 200

@@ -134,6 +134,20 @@ class SourceState(_Open):
     state: str = Field(description="closed / half_open / open for a failover source; ok for the simulated market")
 
 
+class SkippedFile(_Open):
+    file: str
+    row: int | None = Field(description="1-based data row (the header not counted); null when not one row's fault")
+    reason: str
+
+
+class CacheHealth(_Open):
+    mode: Literal["disk", "memory", "none"] = Field(
+        description="memory: the cache directory could not be used and the cache runs in memory only (degraded); "
+                    "none: the simulated market has no cache")
+    reason: str | None = None
+    directory: str | None = None
+
+
 class LiveDataHealth(_Open):
     status: Literal["running", "stopped"]
     quotes_fetched: int
@@ -151,6 +165,8 @@ class LiveDataHealth(_Open):
     seconds_since_update: float | None = Field(
         default=None, description="seconds since the last completed feed iteration (since the start before the "
                                   "first one); null when the feed was never started")
+    skipped_files: list[SkippedFile] = Field(default_factory=list,
+                                             description="replay files left out at start-up (the others play)")
 
 
 class Health(_Open):
@@ -159,6 +175,7 @@ class Health(_Open):
     redis: str
     agents: str
     live_data: LiveDataHealth
+    cache: CacheHealth | None = None
     reasons: list[str] = Field(default_factory=list, description="why the status is not healthy")
 
 
@@ -171,6 +188,11 @@ class SourceDetail(_Open):
     last_failure: float | None
     last_success: float | None
     lingering_calls: int
+    rejected_quotes: int = Field(default=0, description="quotes the source answered that failed validation "
+                                                        "(not finite, not positive, bid above ask), dropped")
+    rejected_candles: int = Field(default=0, description="history candles dropped for the same reasons or a "
+                                                         "high/low not containing open and close")
+    last_rejection: str | None = None
 
 
 class LiveData(_Open):
@@ -460,8 +482,9 @@ def _paths() -> dict[str, Any]:
             "tags": ["service"],
             "summary": "Service health",
             "description": "starting (503): the feed has not completed its first iteration yet; degraded: a source "
-                           "circuit is open, data is stale, or the feed is late (no iteration completed for "
-                           "max(3 update intervals, 2 s)); unhealthy (503): the feed is down or stalled (no "
+                           "circuit is open, data is stale, the feed is late (no iteration completed for "
+                           "max(3 update intervals, 2 s)), the cache runs in memory only (cache.mode) or replay files "
+                           "were skipped (live_data.skipped_files); unhealthy (503): the feed is down or stalled (no "
                            "iteration for max(10 update intervals, 10 s)) or nothing can be served. `reasons` says "
                            "why.",
             "responses": {"200": _json(Health, "healthy or degraded"),

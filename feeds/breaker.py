@@ -1,4 +1,5 @@
-"""Per-source guards: a hard wall-clock limit on each call, and a circuit breaker with growing back-off."""
+"""Per-source guards: a hard wall-clock limit on each call, a circuit breaker with growing back-off, and the back-off
+of a supervisor restarting a crashed loop."""
 
 from __future__ import annotations
 
@@ -282,3 +283,36 @@ class CircuitBreaker:
                 "last_success": self._last_success,
                 "skipped": self._skipped,
             }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Restarting a crashed loop
+
+
+class RestartBackoff:
+    """How long a supervisor waits before restarting a loop that crashed: ``base`` doubling with each crash in a
+    row up to ``cap``; a loop that ran for ``healthy_after`` seconds before crashing starts the series again.
+
+    Without the reset, a process that had crashed seven times in its life would pause the feed for the cap after
+    every later crash, however rare. Not thread-safe: one supervisor thread owns it. The clock is injected.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, base: float = 0.1, cap: float = 5.0,
+                 healthy_after: float = 60.0) -> None:
+        self._clock = clock
+        self.base = base
+        self.cap = cap
+        self.healthy_after = healthy_after
+        self.failures = 0
+        self._started: float | None = None
+
+    def started(self) -> None:
+        """The loop (re)starts now."""
+        self._started = self._clock()
+
+    def crashed(self) -> float:
+        """The loop crashed: count it and return the seconds to wait before restarting it."""
+        if self._started is not None and self._clock() - self._started >= self.healthy_after:
+            self.failures = 0
+        self.failures += 1
+        return min(self.cap, self.base * 2.0 ** min(self.failures - 1, 32))

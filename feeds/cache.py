@@ -17,6 +17,11 @@ that it never waits on a slow disk for more than a few ms. So callers never touc
   (10 ms). A slower read is a miss (``slow_reads``); when it finishes it still fills the memory front, so the next
   lookup hits.
 
+The disk is only an optimisation. When the directory cannot be used at start-up (a file where the directory
+should be, a read-only or full disk: opening the store or a probe write fails) the cache runs from memory alone
+(``mode`` "memory", with the ``reason``) and says so once in the log and in ``stats()``. Failures while running
+(a disk that fills up) are counted in ``errors`` and logged once per kind per minute (feeds/log_throttle.py).
+
 On disk an entry is one compact bytes value (feeds/cache_entries.py). Entries pickled by earlier versions as
 ``(written_at, source, value)`` tuples are still read.
 
@@ -45,6 +50,7 @@ import diskcache
 import orjson
 
 from feeds.cache_entries import CacheEntry, decode_entry, encode_entry
+from feeds.log_throttle import LogThrottle
 from feeds.models import Candle, OptionChain, Period, Quote, Timeframe
 
 log = logging.getLogger(__name__)
@@ -75,6 +81,8 @@ READER_THREADS = 2
 MEMORY_WEIGHT = 200_000
 # How long close() lets the writer finish what is queued.
 CLOSE_TIMEOUT = 2.0
+# Written once when the cache opens its directory: a store that opens but cannot write is no better than none.
+_PROBE_KEY = "tickstream|probe"
 
 # What diskcache/SQLite/pickle/decoding raise when the disk is locked, full or an entry was written by other code.
 _CACHE_ERRORS: tuple[type[BaseException], ...] = (
@@ -159,6 +167,7 @@ class MarketCache:
         max_pending_writes: int = MAX_PENDING_WRITES,
         memory_weight: int = MEMORY_WEIGHT,
         store: CacheStore | None = None,
+        log_throttle: LogThrottle | None = None,
     ) -> None:
         self.directory = Path(directory)
         self._clock = clock
@@ -168,8 +177,10 @@ class MarketCache:
         self._read_timeout = read_timeout
         self._max_pending_writes = max_pending_writes
         self._memory_limit = memory_weight
-        self._store: CacheStore = store if store is not None else diskcache.Cache(
-            str(self.directory), timeout=timeout, size_limit=size_limit)
+        self._throttle = log_throttle or LogThrottle(log)
+        # None: memory only (the directory could not be used); ``reason`` says why.
+        self.reason: str | None = None
+        self._store: CacheStore | None = store if store is not None else self._open_store(timeout, size_limit)
         self._lock = threading.Lock()  # counters, memory front, quote write times
         self._counts = {"hits": 0, "misses": 0, "stale_reads": 0, "writes": 0, "errors": 0, "dropped_writes": 0,
                         "slow_reads": 0}
@@ -186,6 +197,32 @@ class MarketCache:
         self._reads: queue.Queue[tuple[str, Future[CacheEntry[Any] | None]] | None] = queue.Queue(MAX_PENDING_READS)
         self._in_flight: dict[str, Future[CacheEntry[Any] | None]] = {}
         self._readers: list[threading.Thread] = []
+
+    def _open_store(self, timeout: float, size_limit: int) -> CacheStore | None:
+        """diskcache under ``directory`` once a probe write succeeded; None (memory only) when the disk is unusable."""
+        store: diskcache.Cache | None = None
+        try:
+            store = diskcache.Cache(str(self.directory), timeout=timeout, size_limit=size_limit)
+            store.set(_PROBE_KEY, b"")
+        except Exception as exc:  # any failure to open or write the disk means the same thing: memory only
+            self._use_memory_only(f"{type(exc).__name__}: {exc}")
+            if store is not None:
+                try:
+                    store.close()
+                except Exception:  # closing a store that never worked must not stop start-up
+                    log.debug("closing the unusable cache store failed", exc_info=True)
+            return None
+        return store
+
+    def _use_memory_only(self, reason: str) -> None:
+        self.reason = f"cache directory {self.directory} is unusable ({reason})"
+        log.warning("%s; the market cache runs in memory only: nothing is kept for the next run or shared with "
+                    "other processes", self.reason)
+
+    @property
+    def mode(self) -> str:
+        """``disk`` (memory front and diskcache) or ``memory`` (the directory could not be used; see ``reason``)."""
+        return "memory" if self._store is None else "disk"
 
     # -- counters and memory front -----------------------------------------------------------------------------
 
@@ -218,7 +255,7 @@ class MarketCache:
 
     def _queue_write(self, key: str, entry: CacheEntry[Any]) -> None:
         with self._io:
-            if self._closed:
+            if self._closed or self._store is None:
                 return
             if key not in self._pending and len(self._pending) >= self._max_pending_writes:
                 dropped = True
@@ -233,7 +270,8 @@ class MarketCache:
                 self._io.notify_all()
         if dropped:
             self._count("dropped_writes")
-            log.warning("cache writer is %d writes behind; dropped the write of %s", self._max_pending_writes, key)
+            self._throttle.warning("dropped write", "cache writer is %d writes behind; dropped the write of %s",
+                                   self._max_pending_writes, key)
 
     def _write_loop(self) -> None:
         while True:
@@ -254,22 +292,24 @@ class MarketCache:
                     self._io.notify_all()
 
     def _store_entry(self, key: str, entry: CacheEntry[Any]) -> None:
-        self._store.set(key, encode_entry(entry))
+        if self._store is not None:
+            self._store.set(key, encode_entry(entry))
 
     def _load_entry(self, key: str) -> CacheEntry[Any] | None:
-        return decode_entry(self._store.get(key))
+        return None if self._store is None else decode_entry(self._store.get(key))
 
     def _on_disk(self, what: str, key: str, operation: Callable[..., T], *args: Any) -> tuple[bool, T | None]:
         """Run ``operation(key, *args)`` on a background thread: (True, its result), or (False, None) once the
         failure is counted and logged. Never raises, so that one bad entry cannot end the writer or a reader."""
         try:
             return True, operation(key, *args)
-        except _CACHE_ERRORS as exc:
+        except Exception as exc:
+            # A full or broken disk fails every call: one traceback per kind, then a line a minute with a count.
             self._count("errors")
-            log.warning("cache %s of %s failed: %s", what, key, exc, exc_info=not isinstance(exc, diskcache.Timeout))
-        except Exception:
-            self._count("errors")
-            log.exception("cache %s of %s failed", what, key)
+            expected = isinstance(exc, _CACHE_ERRORS)
+            self._throttle.log(logging.WARNING if expected else logging.ERROR, f"{what} {type(exc).__name__}",
+                               "cache %s of %s failed: %s", what, key, exc,
+                               exc_info=None if isinstance(exc, diskcache.Timeout) else exc)
         return False, None
 
     def flush(self, timeout: float = CLOSE_TIMEOUT) -> bool:
@@ -282,7 +322,7 @@ class MarketCache:
     def _read_disk(self, key: str) -> CacheEntry[Any] | None:
         """The disk's entry for ``key`` if a reader gets it within ``read_timeout``; None otherwise (a miss)."""
         with self._io:
-            if self._closed:
+            if self._closed or self._store is None:
                 return None
             future = self._in_flight.get(key)
             if future is None:
@@ -424,6 +464,8 @@ class MarketCache:
         lookups = counts["hits"] + counts["misses"]
         counts["hit_rate"] = counts["hits"] / lookups if lookups else None
         counts["directory"] = str(self.directory)
+        counts["mode"] = self.mode
+        counts["reason"] = self.reason
         return counts
 
     def clear(self) -> None:
@@ -434,7 +476,17 @@ class MarketCache:
             self._memory.clear()
             self._memory_used = 0
             self._quote_written.clear()
-        self._store.clear()
+        if self._store is None:
+            return
+        try:
+            self._store.clear()
+        except Exception as exc:  # an entry left on disk could come back as a wrong value: stop using the disk
+            self._use_memory_only(f"clearing it failed: {type(exc).__name__}: {exc}")
+            store, self._store = self._store, None
+            try:
+                store.close()
+            except Exception:  # the store is already given up
+                log.debug("closing the unusable cache store failed", exc_info=True)
 
     def close(self) -> None:
         """Let the writer finish what is queued (up to CLOSE_TIMEOUT), stop the threads and close the store."""
@@ -448,4 +500,5 @@ class MarketCache:
                 self._reads.put_nowait(None)
             except queue.Full:
                 break  # the readers are stuck on the disk; they are daemon threads and end with the process
-        self._store.close()
+        if self._store is not None:
+            self._store.close()

@@ -1,10 +1,12 @@
 """Builds the market source the settings ask for: the simulated market alone, or a failover chain with its cache.
 
-``--feed sim`` (the default) gives a :class:`SimulatedSource` on its own: it is never put in a failover chain, so
-fake prices can never stand in for real ones. ``--feed yahoo`` gives a :class:`FailoverSource` over
-``settings.source_chain`` (``TICKSTREAM_SOURCES``, default ``yahoo`` alone) and ``--feed replay`` one over the
-replay folder, both with a :class:`MarketCache` under ``settings.cache_dir``. The network seams of the sources
-(Yahoo's client, the requests sessions of Polygon and Alpaca) can be injected so tests run on recorded data.
+``--feed sim`` (the default) gives a :class:`SimulatedSource` on its own (its quotes checked like every source's):
+it is never put in a failover chain, so fake prices can never stand in for real ones. ``--feed yahoo`` gives a
+:class:`FailoverSource` over ``settings.source_chain`` (``TICKSTREAM_SOURCES``, default ``yahoo`` alone) and
+``--feed replay`` one over the replay folder, both with a :class:`MarketCache` under ``settings.cache_dir`` (in
+memory only, with a warning, when that directory cannot be used: the cache is an optimisation, never a reason not
+to start). The network seams of the sources (Yahoo's client, the requests sessions of Polygon and Alpaca) can be
+injected so tests run on recorded data.
 
 ``build_source`` also returns the clock the feed must run on: wall time, except for replay, whose feed, cache
 and failover all live on the replay clock (a replayed quote from 2024 is fresh in replay time). A replay's chain is
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +29,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from feeds.cache import MarketCache
 from feeds.failover import FailoverSource
+from feeds.log_throttle import LogThrottle
 from feeds.models import Quote
+from feeds.quote_validation import InvalidQuote, quote_problem
 from feeds.simulated import SimulatedSource
 from feeds.source import MarketSource
 from feeds.universe import shipped
@@ -53,7 +58,44 @@ class ReplayChain(FailoverSource):
 
     def path_quotes(self, symbol: str, after: float, until: float, limit: int) -> list[Quote]:
         # Straight to the replay: in-memory arrays, and only asked after the chain answered for ``until`` itself.
-        return self.replay.path_quotes(symbol, after, until, limit)
+        # Checked like every other quote: an invalid one is dropped (and counted), the rest of the path is kept.
+        kept = []
+        for quote in self.replay.path_quotes(symbol, after, until, limit):
+            try:
+                kept.append(self.vet_quote(self.replay.name, quote))
+            except InvalidQuote:
+                continue
+        return kept
+
+
+class CheckedSimulatedSource(SimulatedSource):
+    """The simulated market with its quotes checked like every other source's (feeds/quote_validation.py): an
+    unusable one raises InvalidQuote (the feed counts an error and keeps the last price) and is counted in
+    ``health()["rejected_quotes"]``. A subclass, so it is still a SimulatedSource wherever one is expected."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rejections_lock = threading.Lock()
+        self.rejected_quotes = 0
+        self.last_rejection: str | None = None
+        self._throttle = LogThrottle(log)
+
+    def quote(self, symbol: str) -> Quote:
+        quote = super().quote(symbol)
+        problem = quote_problem(quote)
+        if problem is None:
+            return quote
+        with self._rejections_lock:
+            self.rejected_quotes += 1
+            self.last_rejection = f"quote {symbol}: {problem}"
+        self._throttle.warning("rejected quotes", "source %s: dropped an invalid quote %s: %s", self.name, symbol,
+                               problem)
+        raise InvalidQuote(f"invalid quote {symbol}: {problem}")
+
+    def health(self) -> dict[str, Any]:
+        with self._rejections_lock:
+            return {**super().health(), "rejected_quotes": self.rejected_quotes,
+                    "last_rejection": self.last_rejection}
 
 
 def market_cache_dir(settings: Settings) -> Path:
@@ -90,7 +132,8 @@ def build_source(
             if unknown:
                 log.warning("the simulated market has no symbol %s: it will not stream (use --sim-any-symbol to "
                             "price any ticker)", ", ".join(unknown))
-        return SimulatedSource(seed=settings.seed, clock=wall_clock, any_symbol=settings.sim_any_symbol), wall_clock
+        source = CheckedSimulatedSource(seed=settings.seed, clock=wall_clock, any_symbol=settings.sim_any_symbol)
+        return source, wall_clock
 
     clock = wall_clock
     chain: list[MarketSource] = []
@@ -126,8 +169,16 @@ def _build_one(
     if name == "yahoo":
         from feeds.yahoo import YahooSource
 
-        return YahooSource(yahoo_client, cache_dir=settings.cache_dir / "yfinance", clock=wall_clock,
-                           call_timeout=settings.source_timeout), None
+        try:
+            return YahooSource(yahoo_client, cache_dir=settings.cache_dir / "yfinance", clock=wall_clock,
+                               call_timeout=settings.source_timeout), None
+        except OSError as exc:
+            # yfinance's own caches (time zones, cookies) are an optimisation too: an unusable cache directory
+            # leaves them where yfinance keeps them by default (it copes with an unwritable one by itself).
+            log.warning("cannot use %s for yfinance's caches (%s); yfinance keeps its default location",
+                        settings.cache_dir / "yfinance", exc)
+            return YahooSource(yahoo_client, cache_dir=None, clock=wall_clock,
+                               call_timeout=settings.source_timeout), None
     if name == "polygon":
         from feeds.polygon import PolygonSource
 

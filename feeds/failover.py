@@ -28,6 +28,15 @@ How one call (``quote``, ``history``, ``options_chain``) is answered:
      ``Sourced.stale``) with the source that produced it; without one, UnknownSymbol or UnsupportedRequest if a
      source said so, else :class:`NoSourceAvailable` (REST 503).
 
+5. Every quote a source answers is checked (feeds/quote_validation.py: finite, positive, bid not above ask) before
+   it is cached or returned, and every history candle too (high/low containing open and close). A rejected quote
+   is dropped like a failed call (next source, else the stale value) without counting against the breaker (the
+   provider answered); rejected candles are left out of the history. Both are counted per source
+   (``rejected_quotes``, ``rejected_candles``, ``last_rejection`` in ``health()``).
+
+Repeated failures (a provider down, a replay that ended) are logged once per source and kind per minute with a
+count (feeds/log_throttle.py), not on every poll.
+
 ``quote()``/``history()``/``options_chain()`` follow the MarketSource protocol and return plain values (the
 Quote itself carries ``source`` and ``stale``); the ``*_sourced`` variants return :class:`Sourced` values that say
 where a history or chain came from, whether it is stale, and its age, for the REST layer to label.
@@ -36,6 +45,7 @@ where a history or chain came from, whether it is stale, and its age, for the RE
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -45,7 +55,9 @@ from feeds.breaker import DEFAULT_CALL_TIMEOUT, BreakerState, CircuitBreaker, De
 from feeds.cache import MarketCache
 from feeds.cache_entries import CacheEntry
 from feeds.errors import NoSourceAvailable, RateLimited, SourceBusy
+from feeds.log_throttle import LogThrottle
 from feeds.models import Candle, InvalidInput, OptionChain, Period, Quote, Timeframe
+from feeds.quote_validation import InvalidQuote, candle_problem, quote_problem
 from feeds.source import MarketSource, SourceError, UnknownSymbol
 
 log = logging.getLogger(__name__)
@@ -120,6 +132,7 @@ class FailoverSource:
         base_backoff: float = 5.0,
         backoff_factor: float = 1.5,
         max_backoff: float = 30.0,
+        log_throttle: LogThrottle | None = None,
     ) -> None:
         if not sources:
             raise ValueError("FailoverSource needs at least one source")
@@ -141,6 +154,11 @@ class FailoverSource:
             )
             for s in sources
         }
+        self._throttle = log_throttle or LogThrottle(log)
+        # Values a source answered that failed validation: {name: {"quotes", "candles", "last"}}.
+        self._rejections_lock = threading.Lock()
+        self._rejections: dict[str, dict[str, Any]] = {
+            s.name: {"quotes": 0, "candles": 0, "last": None} for s in sources}
         self._callers: dict[str, DeadlineCaller] = (
             {
                 s.name: DeadlineCaller(f"failover-{s.name}", max_workers_per_source)
@@ -176,6 +194,7 @@ class FailoverSource:
         result = self._run(
             f"quote {symbol}",
             lambda s: s.quote(symbol),
+            vet=self.vet_quote,
             store=(lambda q, _name: cache.put_quote(q)) if cache else None,
             last_good=(lambda: cache.last_quote(symbol)) if cache else None,
         )
@@ -199,6 +218,7 @@ class FailoverSource:
         return self._run(
             f"history {symbol} {period.name} {timeframe.value}",
             lambda s: s.history(symbol, period, timeframe, end, limit),
+            vet=self.vet_candles,
             store=(lambda v, name: cache.put_history(symbol, period, timeframe, end, limit, v, name))
             if cache
             else None,
@@ -218,6 +238,35 @@ class FailoverSource:
             last_good=(lambda: cache.last_options(symbol, expiration)) if cache else None,
         )
 
+    # -- validation --------------------------------------------------------------------------------------------
+
+    def _reject(self, name: str, kind: str, count: int, reason: str) -> None:
+        with self._rejections_lock:
+            counts = self._rejections.setdefault(name, {"quotes": 0, "candles": 0, "last": None})
+            counts[kind] += count
+            counts["last"] = reason
+        self._throttle.warning(f"rejected {kind} {name}", "source %s: dropped %d invalid %s: %s", name, count, kind,
+                               reason)
+
+    def vet_quote(self, name: str, quote: Quote) -> Quote:
+        """``quote`` from source ``name`` if it is usable; else it is counted and InvalidQuote raised."""
+        problem = quote_problem(quote)
+        if problem is None:
+            return quote
+        reason = f"quote {getattr(quote, 'symbol', '?')}: {problem}"
+        self._reject(name, "quotes", 1, reason)
+        raise InvalidQuote(f"invalid {reason}")
+
+    def vet_candles(self, name: str, candles: list[Candle]) -> list[Candle]:
+        """``candles`` from source ``name`` without the unusable ones (counted)."""
+        problems = [(c, p) for c in candles if (p := candle_problem(c)) is not None]
+        if not problems:
+            return candles
+        first, problem = problems[0]
+        self._reject(name, "candles", len(problems), f"candle at {first.time}: {problem}")
+        bad = {id(c) for c, _ in problems}
+        return [c for c in candles if id(c) not in bad]
+
     # -- the chain ---------------------------------------------------------------------------------------------
 
     def _call(self, source: MarketSource, fn: Callable[[MarketSource], T]) -> T:
@@ -231,6 +280,7 @@ class FailoverSource:
         what: str,
         fn: Callable[[MarketSource], T],
         *,
+        vet: Callable[[str, T], T] | None = None,
         store: Callable[[T, str], None] | None,
         last_good: Callable[[], CacheEntry[T] | None] | None,
     ) -> Sourced[T]:
@@ -242,6 +292,13 @@ class FailoverSource:
                 continue
             try:
                 value = self._call(source, fn)
+                if vet is not None:
+                    value = vet(source.name, value)
+            except InvalidQuote as exc:
+                # The provider answered (no breaker failure); its value is dropped like a failed call.
+                breaker.record_success()
+                attempts.failures.append(f"{source.name}: {exc}")
+                continue
             except UnknownSymbol as exc:
                 breaker.record_success()
                 attempts.unknown = attempts.unknown or exc
@@ -254,7 +311,8 @@ class FailoverSource:
                 breaker.record_skipped()
                 attempts.failures.append(f"{source.name}: busy: {exc}")
                 attempts.could_retry_in(exc.retry_after)
-                log.info("%s: skipped %s, busy: %s", what, source.name, exc)
+                self._throttle.log(logging.INFO, f"{source.name} busy", "%s: skipped %s, busy: %s", what,
+                                   source.name, exc)
                 continue
             except SourceError as exc:
                 was = breaker.state
@@ -262,7 +320,8 @@ class FailoverSource:
                 attempts.failures.append(f"{source.name}: {exc}")
                 if isinstance(exc, RateLimited):
                     attempts.could_retry_in(exc.retry_after)
-                log.warning("%s: %s failed: %s", what, source.name, exc)
+                self._throttle.warning(f"{source.name} {type(exc).__name__}", "%s: %s failed: %s", what,
+                                       source.name, exc)
                 self._log_transition(source.name, was, breaker.state)
                 continue
             except Exception as exc:
@@ -270,7 +329,8 @@ class FailoverSource:
                 was = breaker.state
                 breaker.record_failure(exc)
                 attempts.failures.append(f"{source.name}: {type(exc).__name__}: {exc}")
-                log.exception("%s: %s raised an unexpected error", what, source.name)
+                self._throttle.error(f"{source.name} unexpected {type(exc).__name__}",
+                                     "%s: %s raised an unexpected error", what, source.name, exc_info=exc)
                 self._log_transition(source.name, was, breaker.state)
                 continue
             breaker.record_success()
@@ -285,8 +345,8 @@ class FailoverSource:
         if attempts.failed and last_good is not None:
             entry = last_good()
             if entry is not None:
-                log.warning("%s: serving the stale value from %s (%s)", what, entry.source,
-                            "; ".join(attempts.failures))
+                self._throttle.warning(f"stale {entry.source}", "%s: serving the stale value from %s (%s)", what,
+                                       entry.source, "; ".join(attempts.failures))
                 return Sourced(entry.value, entry.source, stale=True, cached=True, as_of=entry.written_at)
         if attempts.unknown is not None:
             raise attempts.unknown
@@ -305,12 +365,17 @@ class FailoverSource:
 
     def health(self) -> dict[str, Any]:
         """``{name, status: ok|degraded|down, sources: [{name, state, consecutive_failures, last_error,
-        last_success, …, lingering_calls, details}], cache}``. Times are clock seconds. ``lingering_calls`` counts
-        the calls past their time limit still running in this chain's workers and in the source's own (a source
-        that limits its own calls reports them in its health as ``lingering_calls``)."""
+        last_success, …, lingering_calls, rejected_quotes, rejected_candles, last_rejection, details}], cache}``.
+        Times are clock seconds. ``lingering_calls`` counts the calls past their time limit still running in this
+        chain's workers and in the source's own (a source that limits its own calls reports them in its health as
+        ``lingering_calls``)."""
         entries = []
         for source in self.sources:
             entry: dict[str, Any] = {"name": source.name, **self.breakers[source.name].snapshot()}
+            with self._rejections_lock:
+                rejected = dict(self._rejections[source.name])
+            entry.update(rejected_quotes=rejected["quotes"], rejected_candles=rejected["candles"],
+                         last_rejection=rejected["last"])
             caller = self._callers.get(source.name)
             try:
                 details = source.health()

@@ -13,8 +13,10 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from feeds import cpu_pool
+from feeds.breaker import RestartBackoff
 from feeds.bus import InProcessBus
 from feeds.candles import CandleBuilder, CandleEvent
+from feeds.log_throttle import LogThrottle
 from feeds.models import ALL_TIMEFRAMES, Candle, Period, Quote, Tick, Timeframe
 from feeds.source import MarketSource
 from feeds.stats import FeedStats
@@ -223,19 +225,26 @@ class LiveFeed:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
+    # The supervisor's clock for its restart back-off (tests move a fake one).
+    supervisor_clock: Callable[[], float] = staticmethod(time.monotonic)
+
     def _supervise(self) -> None:
-        failures = 0
+        # 0.1 s doubling to 5 s for crashes in a row; a minute of healthy running forgets the earlier crashes.
+        backoff = RestartBackoff(self.supervisor_clock)
+        errors = LogThrottle(log)
         while not self._stop.is_set():
+            backoff.started()
             try:
                 self._loop()
                 return
             except BaseException as exc:
                 if self._stop.is_set():
                     return
-                failures += 1
+                delay = backoff.crashed()
                 self.stats.record_restart(f"{type(exc).__name__}: {exc}")
-                log.error("feed thread failed; restarting", exc_info=exc)
-                self._stop.wait(min(5.0, 0.05 * 2 ** min(failures, 7)))
+                errors.error(type(exc).__name__, "feed thread failed (%d in a row); restarting in %.1f s",
+                             backoff.failures, delay, exc_info=exc)
+                self._stop.wait(delay)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -4,7 +4,9 @@ Also home of two pure candle helpers every history-serving source uses: :func:`r
 epoch-aligned buckets) and :func:`select_window` (period / end / limit as the MarketSource protocol defines them).
 
 Files: ``<dir>/<SYMBOL>.csv`` or ``.parquet`` (``AAPL.csv``, ``GC=F.csv``), columns ``time, open, high, low, close,
-volume``; ``time`` is ISO-8601 (a time without offset is UTC) or Unix seconds, and is each candle's open time. All
+volume``; ``time`` is ISO-8601 (a time without offset is UTC) or Unix seconds, and is each candle's open time. A
+file that cannot be used (see :func:`load_ohlcv`) is skipped at start with one log line naming it, the row and
+the reason, and listed in ``health()``; the other files play. Rows sharing a time keep the last of them. All
 files share one replay clock. It starts at ``start`` (Unix seconds; default the middle of the time span the files
 have in common, or of the first file when they do not overlap) and runs ``speed`` times wall-clock time: at 60×,
 one 1-minute candle per second.
@@ -156,39 +158,101 @@ class _Series:
                       float(self.closes[i]), float(self.volumes[i]))
 
 
+class ReplayFileError(SourceError):
+    """A replay file that cannot be used: ``file`` (its name), ``row`` (1-based data row, the header not counted;
+    None when the problem is not one row's) and ``reason``."""
+
+    def __init__(self, file: str, reason: str, row: int | None = None) -> None:
+        where = f" row {row}" if row is not None else ""
+        super().__init__(f"replay: {file}{where}: {reason}")
+        self.file = file
+        self.row = row
+        self.reason = reason
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "row": self.row, "reason": self.reason}
+
+
+def _first_bad_row(bad: np.ndarray, rows: np.ndarray) -> int | None:
+    hits = np.flatnonzero(bad)
+    return int(rows[hits[0]]) if hits.size else None
+
+
 def _parse_times(column: pd.Series) -> np.ndarray:
+    """Unix seconds (NaN where a value is not a time)."""
     if pd.api.types.is_numeric_dtype(column):
         return column.to_numpy(dtype="float64")
-    stamps = pd.to_datetime(column, utc=True, format="ISO8601")
-    return (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype="float64")
+    # Text: Unix seconds where a value is a number, ISO-8601 elsewhere.
+    seconds = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", copy=True)
+    texts = np.isnan(seconds)
+    if texts.any():
+        stamps = pd.to_datetime(column[texts].astype(str), utc=True, format="ISO8601", errors="coerce")
+        seconds[texts] = (stamps - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype="float64")
+    return seconds
 
 
 def load_ohlcv(path: Path) -> _Series:
-    """Read and check one file; SourceError with the file name when it cannot be used."""
+    """Read and check one file; :class:`ReplayFileError` naming the file, the row and the reason when it cannot be
+    used (unreadable, a column missing, a time or price that is not one, prices that are not finite and positive,
+    or a high below the open, close or low). Rows sharing a time are not an error: the last of them in the file
+    is kept (a later row corrects an earlier one), and one log line says so."""
+    name = path.name
     try:
         frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     except (OSError, ValueError, ImportError) as exc:
-        raise SourceError(f"replay: cannot read {path.name}: {exc}") from exc
+        raise ReplayFileError(name, f"cannot read it: {exc}") from exc
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     missing = [c for c in _COLUMNS if c not in frame.columns]
     if missing:
-        raise SourceError(f"replay: {path.name} lacks column(s) {', '.join(missing)}")
-    frame = frame.dropna(subset=["time", "open", "high", "low", "close"])
+        raise ReplayFileError(name, f"lacks column(s) {', '.join(missing)}")
+    rows = np.arange(1, len(frame) + 1)
+    # Rows without a time or a price are gaps in the file, left out as before; a value that is not one is an error.
+    present = frame[["time", "open", "high", "low", "close"]].notna().all(axis=1).to_numpy()
+    frame, rows = frame[present], rows[present]
     if frame.empty:
-        raise SourceError(f"replay: {path.name} has no candles")
+        raise ReplayFileError(name, "has no candles")
     try:
         times = _parse_times(frame["time"])
     except (ValueError, TypeError) as exc:
-        raise SourceError(f"replay: {path.name}: unreadable time column: {exc}") from exc
+        raise ReplayFileError(name, f"unreadable time column: {exc}") from exc
+    bad_time = _first_bad_row(~np.isfinite(times), rows)
+    if bad_time is not None:
+        value = frame["time"].to_numpy()[np.flatnonzero(rows == bad_time)[0]]
+        raise ReplayFileError(name, f"time {str(value)[:40]!r} is not a time", bad_time)
+    values: dict[str, np.ndarray] = {}
+    for column in ("open", "high", "low", "close", "volume"):
+        raw = frame[column]
+        parsed = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64")
+        unparsed = _first_bad_row(np.isnan(parsed) & raw.notna().to_numpy(), rows)
+        if unparsed is not None:
+            value = raw.to_numpy()[np.flatnonzero(rows == unparsed)[0]]
+            raise ReplayFileError(name, f"{column} {str(value)[:40]!r} is not a number", unparsed)
+        values[column] = parsed
+    o, h, lo, c = values["open"], values["high"], values["low"], values["close"]
+    volume = np.nan_to_num(values["volume"])
+    with np.errstate(invalid="ignore"):
+        checks = (
+            (~(np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c)), "a price is not finite"),
+            ((o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0), "a price is not positive"),
+            ((h < lo) | (h < o) | (h < c) | (lo > o) | (lo > c), "high/low do not contain open and close"),
+            (~np.isfinite(volume) | (volume < 0), "volume is negative or not finite"),
+        )
+    for bad, reason in checks:
+        row = _first_bad_row(bad, rows)
+        if row is not None:
+            raise ReplayFileError(name, reason, row)
     order = np.argsort(times, kind="stable")
-    times = times[order]
-    if np.any(np.diff(times) <= 0):
-        raise SourceError(f"replay: {path.name} has duplicate times")
+    times, rows = times[order], rows[order]
+    # Sorted stably, the last of rows sharing a time is the last in the file: keep it.
+    keep = np.append(times[1:] != times[:-1], True)
+    if not keep.all():
+        log.warning("replay: %s: %d row(s) share a time with a later row (first: row %d); kept the last row for "
+                    "each time", name, int((~keep).sum()), int(rows[~keep].min()))
+    order, times = order[keep], times[keep]
     # The typical spacing is the candle width; gaps (nights, weekends) are longer and do not change it.
     width = round(float(np.median(np.diff(times)))) if len(times) > 1 else 60
-    values = {c: frame[c].to_numpy(dtype="float64")[order] for c in ("open", "high", "low", "close", "volume")}
-    return _Series(times=times, opens=values["open"], highs=values["high"], lows=values["low"],
-                   closes=values["close"], volumes=np.nan_to_num(values["volume"]), width=max(width, 1))
+    return _Series(times=times, opens=o[order], highs=h[order], lows=lo[order], closes=c[order],
+                   volumes=volume[order], width=max(width, 1))
 
 
 class ReplaySource:
@@ -214,6 +278,18 @@ class ReplaySource:
         if not self._files:
             raise ValueError(f"replay: no .csv or .parquet files in {self.directory}")
         self._series: dict[str, _Series] = {}
+        # Files that cannot be used are left out at start (one log line each) so that the good ones still play.
+        self._skipped: dict[str, ReplayFileError] = {}
+        for symbol, path in list(self._files.items()):
+            try:
+                self._series[symbol] = load_ohlcv(path)
+            except ReplayFileError as exc:
+                log.warning("%s; file skipped, the other files play", exc)
+                self._skipped[symbol] = exc
+                del self._files[symbol]
+        if not self._files:
+            raise ValueError(f"replay: no usable file in {self.directory}: "
+                             + "; ".join(str(e) for e in self._skipped.values()))
         self._quotes_served = 0
         self._replay_start = self._default_start() if start is None else float(start)
         self._wall_start = clock()
@@ -237,6 +313,9 @@ class ReplaySource:
             return series
         path = self._files.get(symbol)
         if path is None:
+            if symbol in self._skipped:
+                # Not the file's name nor the reason again: the one line at start-up and /health say it.
+                raise UnknownSymbol(f"replay: the file for {symbol} was skipped at start (see /health)")
             raise UnknownSymbol(f"replay: no file for {symbol} in {self.directory}")
         series = load_ohlcv(path)
         with self._lock:
@@ -370,6 +449,7 @@ class ReplaySource:
             "symbols": list(self._files),
             "finished": finished,
             "quotes_served": served,
+            "skipped_files": [e.as_dict() for e in self._skipped.values()],
         }
 
 

@@ -246,8 +246,17 @@ INDICATOR_NAMES: tuple[str, ...] = tuple(field.name for field in fields(Indicato
 
 
 def compute_indicators(bars: Bars) -> dict[str, FloatArray]:
-    """Every indicator of :class:`IndicatorValues` over the whole history, by name."""
+    """Every indicator of :class:`IndicatorValues` over the whole history, by name.
+
+    Finite prices near the float limit (1e308) overflow to infinities or NaN, which are valid answers here (None
+    on the wire): NumPy's overflow warnings for them are silenced rather than printed from the feed thread.
+    """
     h, lo, c, v = bars.high, bars.low, bars.close, bars.volume
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _compute(h, lo, c, v, bars.time)
+
+
+def _compute(h: FloatArray, lo: FloatArray, c: FloatArray, v: FloatArray, time: IntArray) -> dict[str, FloatArray]:
     line, signal_line, hist = macd(c)
     upper, middle, lower = bollinger(c)
     k, d = stochastic(h, lo, c)
@@ -266,7 +275,7 @@ def compute_indicators(bars: Bars) -> dict[str, FloatArray]:
         "stoch_k": k,
         "stoch_d": d,
         "obv": obv(c, v),
-        "vwap": vwap(bars.time, h, lo, c, v),
+        "vwap": vwap(time, h, lo, c, v),
     }
     return series
 

@@ -1,7 +1,8 @@
 """Incremental indicator state: one closed bar in, the bar's :class:`IndicatorValues` out, O(1) per bar.
 
 Same conventions as :mod:`signals.indicators` (TA-Lib seeding and output alignment); the two paths agree
-to floating-point rounding, which tests check bar for bar.
+to floating-point rounding, which tests check bar for bar. Any finite input is taken without raising: values
+too large for a float come out as infinities or NaN (None on the wire), never as an exception in the feed thread.
 """
 
 from __future__ import annotations
@@ -150,7 +151,8 @@ class IndicatorState:
         sma = upper = middle = lower = NAN
         if len(self._closes) >= SMA_PERIOD:
             sma = middle = _mean(self._closes)
-            deviation = math.sqrt(sum((x - middle) ** 2 for x in self._closes) / len(self._closes))
+            # d * d, not d ** 2: near 1e308 a product turns into inf while a float power raises OverflowError.
+            deviation = math.sqrt(sum((x - middle) * (x - middle) for x in self._closes) / len(self._closes))
             upper, lower = middle + BB_WIDTH * deviation, middle - BB_WIDTH * deviation
 
         atr = NAN

@@ -3,6 +3,8 @@ never holding up the caller (the feed thread)."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +17,7 @@ from tests_support import FakeClock, wait_for
 
 from feeds.cache import MarketCache, history_ttl
 from feeds.cache_entries import CacheEntry, decode_entry, encode_entry
+from feeds.log_throttle import LogThrottle
 from feeds.models import Candle, OptionChain, OptionContract, Period, Quote, Timeframe
 
 
@@ -273,4 +276,81 @@ def test_memory_front_is_bounded_and_the_disk_keeps_the_rest(tmp_path: Path, clo
     entry.value.clear()
     again = cache.get_history("A", period, Timeframe.M1)
     assert again is not None and again.value == candles
+    cache.close()
+
+
+# -- an unusable directory at start-up, a disk that fails while running ---------------------------------------------
+
+
+def test_a_path_under_a_regular_file_gives_a_memory_only_cache(tmp_path: Path, clock: FakeClock,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    blocker = tmp_path / "cache"
+    blocker.write_text("a regular file where the cache directory should be")
+    caplog.set_level(logging.WARNING, logger="feeds.cache")
+    cache = MarketCache(blocker / "market" / "live", clock=clock)
+    stats = cache.stats()
+    assert stats["mode"] == "memory" and str(blocker) in stats["reason"]
+    warnings = [r for r in caplog.records if r.name == "feeds.cache"]
+    assert len(warnings) == 1 and "memory only" in warnings[0].getMessage() and warnings[0].exc_info is None
+    # Everything but the disk still works: fresh reads, the stale fallback, clear and close.
+    cache.put_quote(_quote(101.0))
+    hit = cache.get_quote("AAPL")
+    assert hit is not None and hit.value.price == 101.0
+    clock.advance(3600)
+    last = cache.last_quote("AAPL")
+    assert last is not None and last.value.price == 101.0
+    assert cache.flush() and cache.stats()["pending_writes"] == 0 and cache.stats()["errors"] == 0
+    cache.clear()
+    assert cache.last_quote("AAPL") is None
+    cache.close()
+
+
+def test_a_store_that_opens_but_cannot_write_is_not_used(tmp_path: Path, clock: FakeClock,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def read_only(self: diskcache.Cache, key: str, value: Any, *args: Any, **kwargs: Any) -> bool:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(diskcache.Cache, "set", read_only)
+    cache = MarketCache(tmp_path / "cache", clock=clock)
+    assert cache.stats()["mode"] == "memory" and "readonly" in cache.stats()["reason"]
+    cache.close()
+
+
+def test_a_healthy_directory_reports_disk_mode(cache: MarketCache) -> None:
+    stats = cache.stats()
+    assert stats["mode"] == "disk" and stats["reason"] is None
+
+
+class FullDisk(SlowStore):
+    """A disk that filled up after start-up: every write fails."""
+
+    def __init__(self) -> None:
+        super().__init__(delay=0.0)
+
+    def set(self, key: str, value: Any) -> bool:
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_a_full_disk_is_logged_once_per_minute_with_a_count(tmp_path: Path, clock: FakeClock,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    log_clock = FakeClock(0.0)
+    throttle = LogThrottle(logging.getLogger("feeds.cache"), clock=log_clock)
+    cache = MarketCache(tmp_path / "full", clock=clock, store=FullDisk(), log_throttle=throttle)
+    caplog.set_level(logging.WARNING, logger="feeds.cache")
+    period = Period.parse("1d")
+
+    def write_many(count: int, prefix: str) -> None:
+        for i in range(count):
+            cache.put_history(f"{prefix}{i}", period, Timeframe.M5, None, None, [Candle(0, 1, 1, 1, 1, 1)], "yahoo")
+            assert cache.flush(5.0)
+
+    write_many(92, "A")
+    records = [r for r in caplog.records if r.name == "feeds.cache"]
+    assert len(records) == 1 and records[0].exc_info is not None and "disk is full" in records[0].getMessage()
+    assert cache.stats()["errors"] == 92
+    log_clock.advance(61)
+    write_many(1, "B")
+    records = [r for r in caplog.records if r.name == "feeds.cache"]
+    assert len(records) == 2 and records[1].exc_info is None
+    assert "91 more like it" in records[1].getMessage()
     cache.close()

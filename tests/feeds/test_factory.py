@@ -244,3 +244,14 @@ def test_replay_chain_gives_the_feed_the_replay_path(tmp_path: Path) -> None:
     now = clock()
     points = source.path_quotes("AAPL", now - 120, now, 100)
     assert len(points) == 8 and all(now - 120 < q.timestamp < now for q in points)
+
+
+def test_an_unusable_cache_directory_leaves_a_working_yahoo_feed(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a regular file")
+    # No client injected: the real yfinance client, which points yfinance's own caches under the cache directory.
+    source, _ = build_source(_settings(tmp_path, feed="yahoo", cache_dir=str(blocker / "cache")))
+    assert isinstance(source, FailoverSource) and source.cache is not None
+    assert source.cache.stats()["mode"] == "memory"
+    assert source.health()["cache"]["reason"].startswith(f"cache directory {blocker / 'cache'}")
+    source.close()

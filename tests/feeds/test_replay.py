@@ -260,3 +260,74 @@ def test_live_replayed_candles_are_the_files_candles(tmp_path: Path, caplog: pyt
     assert closed[("AAPL", Timeframe.M15)] == [
         c for c in resample_candles(file_candles("AAPL.csv"), 900) if c.time in
         {x.time for x in closed[("AAPL", Timeframe.M15)]}]
+
+
+# -- bad files are skipped, rows sharing a time keep the last ----------------------------------------------------
+
+HEADER = "time,open,high,low,close,volume\n"
+
+
+def _write(folder: Path, name: str, rows: list[str]) -> None:
+    (folder / name).write_text(HEADER + "".join(f"{r}\n" for r in rows))
+
+
+@pytest.mark.parametrize(
+    ("rows", "row", "reason"),
+    [
+        (["1704067200,1,2,0.5,1.5,1", "1704067260,1,2,0.5,1.5,1", "1704067320,abc,2,0.5,1.5,1"], 3,
+         "open 'abc' is not a number"),
+        (["1704067200,1,2,0.5,1.5,1", "yesterday,1,2,0.5,1.5,1"], 2, "'yesterday' is not a time"),
+        (["2024-01-01T00:00:00Z,1,2,0.5,1.5,1", "not a time,1,2,0.5,1.5,1"], 2, "'not a time' is not a time"),
+        (["1704067200,1,2,0.5,1.5,1", "1704067260,1,0.5,2,1.5,1"], 2, "high/low do not contain open and close"),
+        (["1704067200,1,2,0.5,1.5,1", "1704067260,-1,2,0.5,1.5,1"], 2, "not positive"),
+        (["1704067200,1,2,0.5,1.5,1", "1704067260,1,inf,0.5,1.5,1"], 2, "not finite"),
+        (["1704067200,1,2,0.5,1.5,-5"], 1, "volume is negative"),
+    ],
+)
+def test_a_bad_file_is_skipped_and_the_good_ones_play(tmp_path: Path, wall: WallClock,
+                                                      caplog: pytest.LogCaptureFixture,
+                                                      rows: list[str], row: int | None, reason: str) -> None:
+    shutil.copy(DATA / "AAPL.csv", tmp_path / "AAPL.csv")
+    _write(tmp_path, "MSFT.csv", rows)
+    caplog.set_level(logging.INFO)
+    source = ReplaySource(tmp_path, speed=60.0, clock=wall)
+    assert source.symbols == ("AAPL",) and source.quote("AAPL").price > 0
+    skipped = source.health()["skipped_files"]
+    assert len(skipped) == 1 and skipped[0]["file"] == "MSFT.csv" and skipped[0]["row"] == row
+    assert reason in skipped[0]["reason"]
+    lines = [r.getMessage() for r in caplog.records if "MSFT.csv" in r.getMessage()]
+    assert len(lines) == 1 and reason in lines[0] and (row is None or f"row {row}" in lines[0])
+    with pytest.raises(UnknownSymbol, match="skipped"):
+        source.quote("MSFT")
+
+
+def test_a_file_missing_a_column_is_skipped(tmp_path: Path, wall: WallClock) -> None:
+    shutil.copy(DATA / "AAPL.csv", tmp_path / "AAPL.csv")
+    (tmp_path / "X.csv").write_text("time,open,close\n1704067200,1,1\n")
+    source = ReplaySource(tmp_path, speed=60.0, clock=wall)
+    assert source.health()["skipped_files"] == [{"file": "X.csv", "row": None,
+                                                 "reason": "lacks column(s) high, low, volume"}]
+
+
+def test_no_usable_file_stops_start_up_naming_them(tmp_path: Path, wall: WallClock) -> None:
+    _write(tmp_path, "A.csv", ["1704067200,1,2,0.5,1.5,1", "1704067260,x,2,0.5,1.5,1"])
+    with pytest.raises(ValueError, match=r"no usable file.*A\.csv row 2"):
+        ReplaySource(tmp_path, speed=60.0, clock=wall)
+
+
+def test_rows_sharing_a_time_keep_the_last_one(tmp_path: Path, wall: WallClock,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    _write(tmp_path, "DUP.csv", [
+        "1704067200,10,12,9,11,100",
+        "1704067260,11,13,10,12,100",
+        "1704067200,20,22,19,21,200",  # a correction of the first row
+        "1704067320,12,14,11,13,100",
+        "1704067260,30,32,29,31,300",  # and of the second
+    ])
+    caplog.set_level(logging.INFO)
+    source = ReplaySource(tmp_path, speed=60.0, start=1704067350, clock=wall)
+    history = source.history("DUP", Period.parse("1d"), Timeframe.M1, end=1704067320)
+    assert [(c.time, c.open, c.volume) for c in history] == [(1704067200, 20.0, 200.0), (1704067260, 30.0, 300.0)]
+    assert source.health()["skipped_files"] == []
+    lines = [r.getMessage() for r in caplog.records if "DUP.csv" in r.getMessage()]
+    assert len(lines) == 1 and "2 row(s) share a time" in lines[0] and "row 1" in lines[0]
