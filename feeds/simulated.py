@@ -22,7 +22,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,21 +137,60 @@ class _MinutePath:
 
 
 class _LRU:
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
+    """A least-recently-used cache bounded by the bytes its values hold (``weigh``), not by their count.
+
+    Values must own their memory (no NumPy views into larger arrays), or the bound would not be the memory held.
+    """
+
+    def __init__(self, max_bytes: int, weigh: Callable[[Any], int]) -> None:
+        self.max_bytes = max_bytes
+        self._weigh = weigh
+        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, key: Any) -> Any:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
+        item = self._items.get(key)
+        if item is None:
+            return None
+        self._items.move_to_end(key)
+        return item[0]
 
     def put(self, key: Any, value: Any) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+        size = self._weigh(value)
+        self._items[key] = (value, size)
+        self.bytes += size
+        # The newest entry stays even when it alone is over the limit: the caller is about to use it.
+        while self.bytes > self.max_bytes and len(self._items) > 1:
+            _, (_, evicted) = self._items.popitem(last=False)
+            self.bytes -= evicted
+
+    def discard_where(self, predicate: Callable[[Any], bool]) -> None:
+        """Drop every entry whose key matches ``predicate`` (one pass)."""
+        for key in [k for k in self._items if predicate(k)]:
+            self.bytes -= self._items.pop(key)[1]
+
+
+# What one cache entry costs besides its arrays' data: the key tuple, the OrderedDict node, the array headers.
+_ENTRY_OVERHEAD = 512
+
+
+def _nbytes(*arrays: np.ndarray) -> int:
+    return sum(a.nbytes for a in arrays) + _ENTRY_OVERHEAD
+
+
+# Byte budgets of the simulated source's caches. The anchors of one symbol since 2015 take about 35 KB (about 470
+# symbols fit), a day of minute bars 69 KB (about 360 fit), a day of hour bars 1.5 KB with its overhead. Both of the
+# first two hold more than the feed tracks (200 symbols), so live quotes never recompute a day.
+ANCHOR_CACHE_BYTES = 16 * 2**20
+DAY_CACHE_BYTES = 24 * 2**20
+HOUR_CACHE_BYTES = 24 * 2**20
+PATH_CACHE_BYTES = 2**20
 
 
 class SimulatedSource:
@@ -163,10 +202,13 @@ class SimulatedSource:
         self.seed = seed
         self.clock = clock
         self._lock = threading.Lock()
-        self._anchors: dict[str, np.ndarray] = {}
-        self._days = _LRU(256)
-        self._hours = _LRU(50_000)
-        self._paths = _LRU(64)
+        # Every cache is bounded in bytes and holds arrays that own their data (see _LRU); forget() drops a
+        # symbol's entries when the feed lets go of it.
+        self._anchors = _LRU(ANCHOR_CACHE_BYTES, _nbytes)
+        self._days = _LRU(DAY_CACHE_BYTES, lambda d: _nbytes(d.open, d.high, d.low, d.close, d.volume,
+                                                              d.spread_factor))
+        self._hours = _LRU(HOUR_CACHE_BYTES, _nbytes)
+        self._paths = _LRU(PATH_CACHE_BYTES, lambda p: _nbytes(p.times, p.prices))
         self._quotes_served = 0
 
     # -- random generators -------------------------------------------------------------------------------------
@@ -199,7 +241,7 @@ class SimulatedSource:
                 last = values[-1]
                 values.append(last + _OU_THETA * (mean - last) + sigma_day * float(shocks[i]))
         extended = np.asarray(values)
-        self._anchors[symbol] = extended
+        self._anchors.put(symbol, extended)
         return extended
 
     # -- level 2: the minutes of a day -----------------------------------------------------------------------------
@@ -276,8 +318,11 @@ class SimulatedSource:
             end = min(24, offset + (stop - hour))
             hours = self._hours.get((symbol, day))
             if hours is None:
-                hours = _aggregate(*self._minute_arrays(symbol, day * MINUTES_PER_DAY, (day + 1) * MINUTES_PER_DAY),
-                                   width=60)
+                aggregated = _aggregate(*self._minute_arrays(symbol, day * MINUTES_PER_DAY,
+                                                             (day + 1) * MINUTES_PER_DAY), width=60)
+                # One (5, 24) array that owns its 960 bytes: the strided opens and closes _aggregate returns are
+                # views that would each keep a whole day of minutes (23.6 KB) alive.
+                hours = np.stack(aggregated)
                 self._hours.put((symbol, day), hours)
             for i in range(5):
                 columns[i].append(hours[i][offset:end])
@@ -448,6 +493,19 @@ class SimulatedSource:
             expiration=expiration,
         )
         return picked
+
+    def forget_symbols(self, symbols: Iterable[str]) -> None:
+        """Drop the cached anchors, days, hours and minute paths of ``symbols`` (the feed stopped tracking them)."""
+        gone = set(symbols)
+        with self._lock:
+            self._anchors.discard_where(gone.__contains__)
+            for cache in (self._days, self._hours, self._paths):
+                cache.discard_where(lambda key: key[0] in gone)
+
+    def cache_bytes(self) -> int:
+        """Bytes held by the caches (array data and per-entry overhead, as they account it)."""
+        with self._lock:
+            return sum(c.bytes for c in (self._anchors, self._days, self._hours, self._paths))
 
     def health(self) -> dict[str, Any]:
         return {"name": self.name, "state": "ok", "seed": self.seed, "quotes_served": self._quotes_served}

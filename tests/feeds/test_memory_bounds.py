@@ -1,0 +1,181 @@
+"""Every per-symbol structure of the feed layer is bounded and let go with the symbol; caches hold what they count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from tests_support import FakeClock
+
+from api.signal_bridge import SignalEngine
+from feeds import simulated
+from feeds.bus import InProcessBus
+from feeds.cache import MAX_QUOTE_SYMBOLS, MarketCache
+from feeds.live import LiveFeed
+from feeds.models import Period, Quote, Timeframe
+from feeds.simulated import SimulatedSource
+
+NOW = 1_763_700_000.0 + 37.25
+
+
+def _arrays(value: Any) -> list[np.ndarray]:
+    if isinstance(value, np.ndarray):
+        return [value]
+    return [getattr(value, name) for name in value.__slots__]
+
+
+def _caches(source: SimulatedSource) -> dict[str, Any]:
+    return {"anchors": source._anchors, "days": source._days, "hours": source._hours, "paths": source._paths}
+
+
+def _held(cache: Any) -> int:
+    """What a cache's values really keep alive: their arrays' own buffers, plus any array they are a view of."""
+    total = 0
+    for value, _ in cache._items.values():
+        for array in _arrays(value):
+            total += array.nbytes if array.base is None else array.base.nbytes
+    return total
+
+
+def _keys_of(source: SimulatedSource, symbol: str) -> list[Any]:
+    found = []
+    for cache in _caches(source).values():
+        found += [k for k in cache._items if k == symbol or (isinstance(k, tuple) and k[0] == symbol)]
+    return found
+
+
+def test_hour_cache_holds_contiguous_copies_of_960_bytes() -> None:
+    source = SimulatedSource(seed=3, clock=lambda: NOW)
+    source.history("AAPL", Period.parse("1mo"), Timeframe.H1)
+    assert len(source._hours) >= 30
+    for value, size in source._hours._items.values():
+        # A strided view (o[::60]) would keep the day's 1,440 minutes (11.5 KB per column) alive.
+        assert isinstance(value, np.ndarray) and value.base is None and value.flags.c_contiguous
+        assert value.nbytes == 5 * 24 * 8
+        assert size == value.nbytes + simulated._ENTRY_OVERHEAD
+
+
+def test_every_cache_accounts_for_what_it_holds() -> None:
+    source = SimulatedSource(seed=3, clock=lambda: NOW)
+    for i in range(20):
+        source.quote(f"SYM{i}")
+        source.history(f"SYM{i}", Period.parse("5d"), Timeframe.H4)
+    for name, cache in _caches(source).items():
+        assert len(cache) > 0, name
+        entries = len(cache)
+        assert cache.bytes == _held(cache) + entries * simulated._ENTRY_OVERHEAD, name
+    assert source.cache_bytes() == sum(c.bytes for c in _caches(source).values())
+
+
+def test_anchor_cache_stays_within_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # About 35 KB of anchors per symbol: before, each distinct symbol quoted stayed for good.
+    monkeypatch.setattr(simulated, "ANCHOR_CACHE_BYTES", 200_000)
+    source = SimulatedSource(seed=3, clock=lambda: NOW)
+    for i in range(40):
+        source.quote(f"NEW{i}")
+        assert source._anchors.bytes <= 200_000
+    assert 0 < len(source._anchors) < 10
+    assert source._anchors.get("NEW39") is not None  # the newest stay
+
+
+def test_default_budgets_bound_many_distinct_symbols() -> None:
+    source = SimulatedSource(seed=3, clock=lambda: NOW)
+    for i in range(600):  # 600 × 35 KB of anchors and 600 × 69 KB of days would be 62 MB
+        source.quote(f"MANY{i}")
+    for name, limit in (("anchors", simulated.ANCHOR_CACHE_BYTES), ("days", simulated.DAY_CACHE_BYTES),
+                        ("paths", simulated.PATH_CACHE_BYTES)):
+        cache = _caches(source)[name]
+        assert cache.bytes <= limit and _held(cache) <= limit, name
+    assert len(source._anchors) < 600 and len(source._days) < 600
+
+
+def test_eviction_never_changes_the_market(monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh = SimulatedSource(seed=3, clock=lambda: NOW)
+    expected = fresh.history("GC=F", Period.parse("1mo"), Timeframe.H4), fresh.quote("GC=F")
+    for name in ("ANCHOR_CACHE_BYTES", "DAY_CACHE_BYTES", "HOUR_CACHE_BYTES", "PATH_CACHE_BYTES"):
+        monkeypatch.setattr(simulated, name, 1)
+    tiny = SimulatedSource(seed=3, clock=lambda: NOW)
+    tiny.history("AAPL", Period.parse("1mo"), Timeframe.H4)  # evicts GC=F's entries as they come
+    assert (tiny.history("GC=F", Period.parse("1mo"), Timeframe.H4), tiny.quote("GC=F")) == expected
+    assert all(len(cache) == 1 for cache in _caches(tiny).values())
+
+
+def test_forget_symbols_drops_only_their_entries() -> None:
+    source = SimulatedSource(seed=3, clock=lambda: NOW)
+    for symbol in ("AAPL", "ZZZZ9"):
+        source.quote(symbol)
+        source.history(symbol, Period.parse("5d"), Timeframe.H1)
+    assert _keys_of(source, "ZZZZ9")
+    source.forget_symbols(["ZZZZ9"])
+    assert _keys_of(source, "ZZZZ9") == []
+    assert _keys_of(source, "AAPL")
+    assert source.cache_bytes() == sum(_held(c) + len(c) * simulated._ENTRY_OVERHEAD
+                                       for c in _caches(source).values())
+
+
+def test_a_removed_symbol_leaves_nothing_behind_in_the_feed() -> None:
+    clock = FakeClock(NOW)
+    source = SimulatedSource(seed=1, clock=clock)
+    engine = SignalEngine(timeframes=(Timeframe.M5, Timeframe.H1))
+    feed = LiveFeed(source, InProcessBus(), ["AAPL"], interval=1.0, clock=clock, listener=engine,
+                    timeframes=(Timeframe.M5, Timeframe.H1))
+    for cycle in range(2):
+        names = [f"C{cycle}X{i}" for i in range(3)]
+        for name in names:
+            assert feed.add_symbol(name)
+        for _ in range(16):  # long enough to seed every tracker and close 5-minute candles
+            feed.run_once()
+            clock.advance(20)
+        assert {t.symbol for t in engine.trackers()} == {"AAPL", *names}
+        for name in names:
+            feed.remove_symbol(name)
+        feed.run_once()
+        assert feed.symbols == ("AAPL",)
+        assert set(feed._quotes) == {"AAPL"}
+        assert {s for s, _ in feed._candles} == {"AAPL"}
+        assert {s for s, _ in feed._builder._current} <= {"AAPL"}
+        assert set(feed._builder._last_tick_time) == {"AAPL"}
+        assert feed._retry == {} and all(s == "AAPL" for s, _ in feed._listener_backlog)
+        assert {t.symbol for t in engine.trackers()} == {"AAPL"}
+        for name in names:
+            assert _keys_of(source, name) == []
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def set(self, key: str, value: Any) -> bool:
+        self.data[key] = value
+        return True
+
+    def clear(self) -> None:
+        self.data.clear()
+
+    def close(self) -> None:
+        pass
+
+
+def test_quote_write_times_are_bounded(tmp_path: Path) -> None:
+    clock = FakeClock()
+    cache = MarketCache(tmp_path, clock=clock, store=MemoryStore(), max_pending_writes=100_000)
+    try:
+        for i in range(MAX_QUOTE_SYMBOLS + 500):
+            cache.put_quote(Quote(f"Q{i}", 10.0, None, None, 0.0, None, clock(), "yahoo"))
+        assert len(cache._quote_written) == MAX_QUOTE_SYMBOLS
+        clock.advance(5.0)
+        cache.put_quote(Quote("AAPL", 10.0, None, None, 0.0, None, clock(), "yahoo"))
+        # Every other symbol's write is due again anyway: nothing to remember about them.
+        assert list(cache._quote_written) == ["AAPL"]
+        assert cache.flush()
+        writes = cache.stats()["writes"]
+        clock.advance(1.0)
+        cache.put_quote(Quote("AAPL", 11.0, None, None, 0.0, None, clock(), "yahoo"))
+        assert cache.flush() and cache.stats()["writes"] == writes  # still spaced per symbol
+    finally:
+        cache.close()
