@@ -252,13 +252,17 @@ class LiveFeed:
             for timeframe in self.timeframes:
                 self._candles.pop((symbol, timeframe), None)
         self._listener_backlog = deque(item for item in self._listener_backlog if item[0] not in gone)
+        forget = getattr(self.source, "forget_symbols", None)
         if self._seeding is not None and self._seeding[0][0] in gone:
-            self._seeding = None  # what the worker prepares for it is thrown away
+            # What the worker prepares for it is thrown away, and what its history request cached goes then.
+            (seeded, _), future, _ = self._seeding
+            self._seeding = None
+            if forget is not None:
+                future.add_done_callback(lambda _: forget([seeded]))
         drop = getattr(self.listener, "drop_symbol", None)
         if drop is not None:
             for symbol in removing:
                 drop(symbol)
-        forget = getattr(self.source, "forget_symbols", None)
         if forget is not None:
             forget(removing)
         log.info("stopped tracking %s", ", ".join(removing))

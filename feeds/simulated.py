@@ -246,7 +246,8 @@ class SimulatedSource:
 
     # -- level 2: the minutes of a day -----------------------------------------------------------------------------
 
-    def _day(self, symbol: str, day: int) -> _DayMinutes:
+    def _day(self, symbol: str, day: int, remember: bool = True) -> _DayMinutes:
+        """The minutes of ``day``; ``remember=False`` leaves a day not yet cached out of the cache."""
         key = (symbol, day)
         cached = self._days.get(key)
         if cached is not None:
@@ -288,17 +289,18 @@ class SimulatedSource:
             spread_factor=0.8 + 0.4 * spread_noise,
         )
         # The day's last close is the next day's first open only up to a gap; rounding keeps them equal.
-        self._days.put(key, minutes)
+        if remember:
+            self._days.put(key, minutes)
         return minutes
 
-    def _minute_arrays(self, symbol: str, first: int, stop: int) -> tuple[np.ndarray, ...]:
+    def _minute_arrays(self, symbol: str, first: int, stop: int, remember: bool = True) -> tuple[np.ndarray, ...]:
         """O, H, L, C, V of the complete minutes with indices in [first, stop) (minutes since the Unix epoch)."""
         parts: list[tuple[np.ndarray, ...]] = []
         minute = first
         while minute < stop:
             day, offset = divmod(minute, MINUTES_PER_DAY)
             end = min(MINUTES_PER_DAY, offset + (stop - minute))
-            bars = self._day(symbol, day)
+            bars = self._day(symbol, day, remember)
             parts.append(
                 (bars.open[offset:end], bars.high[offset:end], bars.low[offset:end], bars.close[offset:end],
                  bars.volume[offset:end])
@@ -318,8 +320,10 @@ class SimulatedSource:
             end = min(24, offset + (stop - hour))
             hours = self._hours.get((symbol, day))
             if hours is None:
+                # The day's minutes are not cached for this: a year of daily candles would push the days that
+                # live quotes use out of the day cache.
                 aggregated = _aggregate(*self._minute_arrays(symbol, day * MINUTES_PER_DAY,
-                                                             (day + 1) * MINUTES_PER_DAY), width=60)
+                                                             (day + 1) * MINUTES_PER_DAY, remember=False), width=60)
                 # One (5, 24) array that owns its 960 bytes: the strided opens and closes _aggregate returns are
                 # views that would each keep a whole day of minutes (23.6 KB) alive.
                 hours = np.stack(aggregated)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from tests_support import FakeClock
+from tests_support import FakeClock, wait_for
 
 from api.signal_bridge import SignalEngine
 from feeds import simulated
@@ -179,3 +180,59 @@ def test_quote_write_times_are_bounded(tmp_path: Path) -> None:
         assert cache.flush() and cache.stats()["writes"] == writes  # still spaced per symbol
     finally:
         cache.close()
+
+
+def test_long_daily_history_leaves_the_day_cache_to_live_quotes() -> None:
+    source = SimulatedSource(seed=3, clock=lambda: NOW)
+    source.quote("AAPL")
+    days_before = set(source._days._items)
+    source.history("MSFT", Period.parse("1y"), Timeframe.D1)
+    # Hours are cached (960 B a day); the 365 days of minutes they came from (69 KB each) are not.
+    assert len(source._hours) >= 365
+    assert days_before <= set(source._days._items) and len(source._days) <= len(days_before) + 2
+
+
+class BlockingHistory:
+    """The simulated market whose history requests wait for ``release``; records forget_symbols calls."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.sim = SimulatedSource(seed=1, clock=clock)
+        self.name = "sim"
+        self.release = threading.Event()
+        self.asked = threading.Event()
+        self.forgotten: list[str] = []
+
+    def quote(self, symbol: str) -> Quote:
+        return self.sim.quote(symbol)
+
+    def forming_candle(self, symbol: str, timeframe: Timeframe, t: float) -> Any:
+        return self.sim.forming_candle(symbol, timeframe, t)
+
+    def history(self, symbol: str, *args: Any, **kwargs: Any) -> Any:
+        if symbol != "AAPL":
+            self.asked.set()
+            self.release.wait(10)
+        return self.sim.history(symbol, *args, **kwargs)
+
+    def forget_symbols(self, symbols: Any) -> None:
+        self.forgotten.extend(symbols)
+        self.sim.forget_symbols(symbols)
+
+
+def test_a_seed_thrown_away_on_removal_forgets_what_its_history_cached() -> None:
+    clock = FakeClock(NOW)
+    source = BlockingHistory(clock)
+    feed = LiveFeed(source, InProcessBus(), [], interval=1.0, clock=clock, seed_in_background=True,  # type: ignore[arg-type]
+                    listener=SignalEngine(timeframes=(Timeframe.H1,)), timeframes=(Timeframe.H1,))
+    try:
+        feed.add_symbol("GONE")
+        feed.run_once()
+        assert source.asked.wait(10)  # the worker is inside GONE's history request
+        feed.remove_symbol("GONE")
+        feed.run_once()
+        assert source.forgotten == ["GONE"]
+        source.release.set()  # the request finishes and caches GONE's days and hours
+        wait_for(lambda: source.forgotten == ["GONE", "GONE"], 10, message="the late forget")
+        assert _keys_of(source.sim, "GONE") == []
+    finally:
+        source.release.set()
