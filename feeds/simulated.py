@@ -194,7 +194,11 @@ PATH_CACHE_BYTES = 2**20
 
 
 class SimulatedSource:
-    """Deterministic simulated market; the default source. Thread-safe (one lock around its caches)."""
+    """Deterministic simulated market; the default source. Thread-safe (one lock around its caches).
+
+    The caches are bounded in bytes (``*_CACHE_BYTES``) whatever the number of symbols asked for, and
+    ``forget_symbols`` lets go of a symbol's entries at once (the feed calls it when it stops tracking one).
+    """
 
     name = "sim"
 
