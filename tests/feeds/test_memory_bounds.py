@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,8 @@ from feeds import simulated
 from feeds.bus import InProcessBus
 from feeds.cache import MAX_QUOTE_SYMBOLS, MarketCache
 from feeds.live import LiveFeed
-from feeds.models import Period, Quote, Timeframe
+from feeds.models import Candle, Period, Quote, Timeframe
+from feeds.options import synthetic_chain
 from feeds.simulated import SimulatedSource
 
 NOW = 1_763_700_000.0 + 37.25
@@ -236,3 +239,47 @@ def test_a_seed_thrown_away_on_removal_forgets_what_its_history_cached() -> None
         assert _keys_of(source.sim, "GONE") == []
     finally:
         source.release.set()
+
+
+class NullStore(MemoryStore):
+    def set(self, key: str, value: Any) -> bool:
+        return True
+
+
+def _fill_quotes(cache: MarketCache, clock: FakeClock) -> None:
+    for i in range(1000):
+        cache.put_quote(Quote(f"Q{i}", 10.0 + i, 9.9 + i, 10.1 + i, 1e6 + i, 9.0 + i, clock() + i, "yahoo"))
+
+
+def _fill_history(cache: MarketCache, clock: FakeClock) -> None:
+    for i in range(30):
+        candles = [Candle(60 * k, 1.0 + k, 2.0 + k, 0.5 + k, 1.5 + k, 100.0 + k) for k in range(i * 100, i * 100 + 500)]
+        cache.put_history(f"H{i}", Period.parse("5d"), Timeframe.M1, None, None, candles, "yahoo")
+
+
+def _fill_options(cache: MarketCache, clock: FakeClock) -> None:
+    for i in range(20):
+        chain = synthetic_chain(f"O{i}", 100.0 + i, clock(), 0.3, i)
+        cache.put_options(chain, "yahoo", requested=chain.expiration)
+
+
+@pytest.mark.parametrize("fill", [_fill_quotes, _fill_history, _fill_options])
+def test_market_cache_memory_front_weighs_what_it_holds(tmp_path: Path, fill: Any) -> None:
+    """The front's weight, in candles of about 240 bytes, is within a factor 1.5 of the memory its entries hold
+    (a quote counted as one candle was a third of its cost)."""
+    clock = FakeClock()
+    cache = MarketCache(tmp_path, clock=clock, store=NullStore(), max_pending_writes=100_000)
+    try:
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        fill(cache, clock)
+        assert cache.flush()
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        held = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+        accounted = cache._memory_used * 240
+        assert accounted / 1.5 <= held <= accounted * 1.5, (held, accounted)
+    finally:
+        cache.close()
