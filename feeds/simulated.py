@@ -185,8 +185,9 @@ def _nbytes(*arrays: np.ndarray) -> int:
 
 
 # Byte budgets of the simulated source's caches. The anchors of one symbol since 2015 take about 35 KB (about 470
-# symbols fit), a day of minute bars 69 KB (about 360 fit), a day of hour bars 1.5 KB with its overhead. Both of the
-# first two hold more than the feed tracks (200 symbols), so live quotes never recompute a day.
+# symbols fit), a day of minute bars 69 KB (about 360 fit), a day of hour bars 1.5 KB with its overhead. The first
+# two hold the current day of more symbols than the feed tracks (200 by default), so live quotes do not recompute
+# their day on every tick.
 ANCHOR_CACHE_BYTES = 16 * 2**20
 DAY_CACHE_BYTES = 24 * 2**20
 HOUR_CACHE_BYTES = 24 * 2**20
@@ -206,8 +207,8 @@ class SimulatedSource:
         self.seed = seed
         self.clock = clock
         self._lock = threading.Lock()
-        # Every cache is bounded in bytes and holds arrays that own their data (see _LRU); forget() drops a
-        # symbol's entries when the feed lets go of it.
+        # Every cache is bounded in bytes and holds arrays that own their data (see _LRU); forget_symbols drops
+        # a symbol's entries when the feed lets go of it.
         self._anchors = _LRU(ANCHOR_CACHE_BYTES, _nbytes)
         self._days = _LRU(DAY_CACHE_BYTES, lambda d: _nbytes(d.open, d.high, d.low, d.close, d.volume,
                                                               d.spread_factor))
@@ -329,7 +330,7 @@ class SimulatedSource:
                 aggregated = _aggregate(*self._minute_arrays(symbol, day * MINUTES_PER_DAY,
                                                              (day + 1) * MINUTES_PER_DAY, remember=False), width=60)
                 # One (5, 24) array that owns its 960 bytes: the strided opens and closes _aggregate returns are
-                # views that would each keep a whole day of minutes (23.6 KB) alive.
+                # views, each keeping a whole day of minutes alive (23.6 KB an entry instead of 960 B).
                 hours = np.stack(aggregated)
                 self._hours.put((symbol, day), hours)
             for i in range(5):
