@@ -72,12 +72,14 @@ DEFAULT_READ_TIMEOUT = 0.010
 # for the stale fallback of another process or of the next run.
 QUOTE_WRITE_INTERVAL = 5.0
 DEFAULT_SIZE_LIMIT = 256 * 1024 * 1024
+# Symbols whose last quote write time is remembered (to space their disk writes); any number of symbols may be quoted.
+MAX_QUOTE_SYMBOLS = 4096
 # Distinct keys waiting for the writer; more means the disk cannot keep up and further writes are dropped.
 MAX_PENDING_WRITES = 256
 # Disk reads waiting for a reader thread; more means the disk is stuck and further reads are misses at once.
 MAX_PENDING_READS = 64
 READER_THREADS = 2
-# Memory front size in candles (a quote counts one): about 20-40 MB of Candle objects.
+# Memory front size in candles (see _weight): about 48 MB.
 MEMORY_WEIGHT = 200_000
 # How long close() lets the writer finish what is queued.
 CLOSE_TIMEOUT = 2.0
@@ -138,12 +140,14 @@ def options_key(symbol: str, expiration: str | None) -> str:
 
 
 def _weight(value: object) -> int:
-    """Memory-front cost of a value, in candles."""
+    """Memory-front cost of an entry in candles of about 240 bytes (measured with sys.getsizeof): a quote takes
+    about 380 bytes and an option contract 500, and the entry itself (its key, CacheEntry and list node) one more.
+    A chain kept under two keys (put_options) is one object counted twice: the error is on the safe side."""
     if isinstance(value, list):
-        return max(len(value), 1)
+        return len(value) + 1
     if isinstance(value, OptionChain):
-        return len(value.calls) + len(value.puts) + 1
-    return 1
+        return 2 * (len(value.calls) + len(value.puts)) + 4
+    return 3
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -186,7 +190,8 @@ class MarketCache:
                         "slow_reads": 0}
         self._memory: OrderedDict[str, CacheEntry[Any]] = OrderedDict()
         self._memory_used = 0
-        self._quote_written: dict[str, float] = {}
+        # When each symbol's quote last went to disk, oldest first; bounded (_remember_quote_write).
+        self._quote_written: OrderedDict[str, float] = OrderedDict()
         # The writer: keys waiting for the disk (newest value each), in arrival order.
         self._io = threading.Condition()
         self._pending: OrderedDict[str, CacheEntry[Any]] = OrderedDict()
@@ -407,8 +412,18 @@ class MarketCache:
             last = self._quote_written.get(quote.symbol)
             to_disk = last is None or now - last >= self._quote_write_interval
             if to_disk:
-                self._quote_written[quote.symbol] = now
+                self._remember_quote_write(quote.symbol, now)
         self._write(quote_key(quote.symbol), quote, quote.source, to_disk=to_disk)
+
+    def _remember_quote_write(self, symbol: str, now: float) -> None:
+        # Under self._lock. A symbol whose last write is older than the interval would be written again anyway, so
+        # forgetting it changes nothing; past MAX_QUOTE_SYMBOLS the oldest go too (their next quote is written).
+        written = self._quote_written
+        written[symbol] = now
+        written.move_to_end(symbol)
+        while written and (len(written) > MAX_QUOTE_SYMBOLS
+                           or now - next(iter(written.values())) >= self._quote_write_interval):
+            written.popitem(last=False)
 
     def get_quote(self, symbol: str) -> CacheEntry[Quote] | None:
         return self.get_fresh(quote_key(symbol), self._quote_ttl)

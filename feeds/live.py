@@ -69,8 +69,8 @@ class LiveFeed:
     values from dicts that the feed thread replaces item by item, so readers need no lock. ``add_symbol`` and
     ``remove_symbol`` may be called from any thread: they only queue the change (under ``_pending_lock``), which the
     feed thread applies at the start of its next iteration; a removal also drops the symbol's builder state,
-    snapshots and listener state (``drop_symbol``) there. Adding a symbol whose removal is still queued cancels the
-    removal.
+    snapshots and listener state (``drop_symbol``) there, and the source's caches of it (``forget_symbols``, when the
+    source has it). Adding a symbol whose removal is still queued cancels the removal.
 
     A source may also offer ``path_quotes(symbol, after, until, limit)``: the prices it passed through between two
     samples (a replay's candle waypoints). They are applied before the sampled quote, so candles come out whole
@@ -296,12 +296,19 @@ class LiveFeed:
             for timeframe in self.timeframes:
                 self._candles.pop((symbol, timeframe), None)
         self._listener_backlog = deque(item for item in self._listener_backlog if item[0] not in gone)
+        forget = getattr(self.source, "forget_symbols", None)
         if self._seeding is not None and self._seeding[0][0] in gone:
-            self._seeding = None  # what the worker prepares for it is thrown away
+            # What the worker prepares for it is thrown away, and what its history request cached goes then.
+            (seeded, _), future, _ = self._seeding
+            self._seeding = None
+            if forget is not None:
+                future.add_done_callback(lambda _: forget([seeded]))
         drop = getattr(self.listener, "drop_symbol", None)
         if drop is not None:
             for symbol in removing:
                 drop(symbol)
+        if forget is not None:
+            forget(removing)
         log.info("stopped tracking %s", ", ".join(removing))
 
     def _admit_pending(self) -> None:

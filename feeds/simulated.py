@@ -28,7 +28,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -202,27 +202,69 @@ class _MinutePath:
 
 
 class _LRU:
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
+    """A least-recently-used cache bounded by the bytes its values hold (``weigh``), not by their count.
+
+    Values must own their memory (no NumPy views into larger arrays), or the bound would not be the memory held.
+    """
+
+    def __init__(self, max_bytes: int, weigh: Callable[[Any], int]) -> None:
+        self.max_bytes = max_bytes
+        self._weigh = weigh
+        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, key: Any) -> Any:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
+        item = self._items.get(key)
+        if item is None:
+            return None
+        self._items.move_to_end(key)
+        return item[0]
 
     def put(self, key: Any, value: Any) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+        size = self._weigh(value)
+        self._items[key] = (value, size)
+        self.bytes += size
+        # The newest entry stays even when it alone is over the limit: the caller is about to use it.
+        while self.bytes > self.max_bytes and len(self._items) > 1:
+            _, (_, evicted) = self._items.popitem(last=False)
+            self.bytes -= evicted
+
+    def discard_where(self, predicate: Callable[[Any], bool]) -> None:
+        """Drop every entry whose key matches ``predicate`` (one pass)."""
+        for key in [k for k in self._items if predicate(k)]:
+            self.bytes -= self._items.pop(key)[1]
+
+
+# What one cache entry costs besides its arrays' data: the key tuple, the OrderedDict node, the array headers.
+_ENTRY_OVERHEAD = 512
+
+
+def _nbytes(*arrays: np.ndarray) -> int:
+    return sum(a.nbytes for a in arrays) + _ENTRY_OVERHEAD
+
+
+# Byte budgets of the simulated source's caches. The anchors of one symbol since 2015 take about 35 KB (about 470
+# symbols fit), a day of minute bars 69 KB (about 360 fit), a day of hour bars 1.5 KB with its overhead. The first
+# two hold the current day of more symbols than the feed tracks (200 by default), so live quotes do not recompute
+# their day on every tick.
+ANCHOR_CACHE_BYTES = 16 * 2**20
+DAY_CACHE_BYTES = 24 * 2**20
+HOUR_CACHE_BYTES = 24 * 2**20
+PATH_CACHE_BYTES = 2**20
 
 
 class SimulatedSource:
     """Deterministic simulated market; the default source. Thread-safe (one lock around its caches).
 
     ``any_symbol``: price every well-formed ticker, not only the universe's (tests and demos).
+    The caches are bounded in bytes (``*_CACHE_BYTES``) whatever the number of symbols asked for, and
+    ``forget_symbols`` lets go of a symbol's entries at once (the feed calls it when it stops tracking one).
     """
 
     name = "sim"
@@ -232,10 +274,13 @@ class SimulatedSource:
         self.clock = clock
         self.any_symbol = any_symbol
         self._lock = threading.Lock()
-        self._anchors: dict[str, np.ndarray] = {}
-        self._days = _LRU(256)
-        self._hours = _LRU(50_000)
-        self._paths = _LRU(64)
+        # Every cache is bounded in bytes and holds arrays that own their data (see _LRU); forget_symbols drops
+        # a symbol's entries when the feed lets go of it.
+        self._anchors = _LRU(ANCHOR_CACHE_BYTES, _nbytes)
+        self._days = _LRU(DAY_CACHE_BYTES, lambda d: _nbytes(d.open, d.high, d.low, d.close, d.volume,
+                                                              d.spread_factor))
+        self._hours = _LRU(HOUR_CACHE_BYTES, _nbytes)
+        self._paths = _LRU(PATH_CACHE_BYTES, lambda p: _nbytes(p.times, p.prices))
         self._quotes_served = 0
 
     # -- random generators -------------------------------------------------------------------------------------
@@ -278,12 +323,13 @@ class SimulatedSource:
                 last = values[-1]
                 values.append(last + _OU_THETA * (mean - last) + sigma_day * float(shocks[i]))
         extended = np.asarray(values)
-        self._anchors[symbol] = extended
+        self._anchors.put(symbol, extended)
         return extended
 
     # -- level 2: the minutes of a day -----------------------------------------------------------------------------
 
-    def _day(self, symbol: str, day: int) -> _DayMinutes:
+    def _day(self, symbol: str, day: int, remember: bool = True) -> _DayMinutes:
+        """The minutes of ``day``; ``remember=False`` leaves a day not yet cached out of the cache."""
         key = (symbol, day)
         cached = self._days.get(key)
         if cached is not None:
@@ -324,17 +370,18 @@ class SimulatedSource:
             spread_factor=0.8 + 0.4 * spread_noise,
         )
         # The day's last close is the next day's first open only up to a gap; rounding keeps them equal.
-        self._days.put(key, minutes)
+        if remember:
+            self._days.put(key, minutes)
         return minutes
 
-    def _minute_arrays(self, symbol: str, first: int, stop: int) -> tuple[np.ndarray, ...]:
+    def _minute_arrays(self, symbol: str, first: int, stop: int, remember: bool = True) -> tuple[np.ndarray, ...]:
         """O, H, L, C, V of the complete minutes with indices in [first, stop) (minutes since the Unix epoch)."""
         parts: list[tuple[np.ndarray, ...]] = []
         minute = first
         while minute < stop:
             day, offset = divmod(minute, MINUTES_PER_DAY)
             end = min(MINUTES_PER_DAY, offset + (stop - minute))
-            bars = self._day(symbol, day)
+            bars = self._day(symbol, day, remember)
             parts.append(
                 (bars.open[offset:end], bars.high[offset:end], bars.low[offset:end], bars.close[offset:end],
                  bars.volume[offset:end])
@@ -354,8 +401,13 @@ class SimulatedSource:
             end = min(24, offset + (stop - hour))
             hours = self._hours.get((symbol, day))
             if hours is None:
-                hours = _aggregate(*self._minute_arrays(symbol, day * MINUTES_PER_DAY, (day + 1) * MINUTES_PER_DAY),
-                                   width=60)
+                # The day's minutes are not cached for this: a year of daily candles would push the days that
+                # live quotes use out of the day cache.
+                aggregated = _aggregate(*self._minute_arrays(symbol, day * MINUTES_PER_DAY,
+                                                             (day + 1) * MINUTES_PER_DAY, remember=False), width=60)
+                # One (5, 24) array that owns its 960 bytes: the strided opens and closes _aggregate returns are
+                # views, each keeping a whole day of minutes alive (23.6 KB an entry instead of 960 B).
+                hours = np.stack(aggregated)
                 self._hours.put((symbol, day), hours)
             for i in range(5):
                 columns[i].append(hours[i][offset:end])
@@ -532,6 +584,19 @@ class SimulatedSource:
             expiration=expiration,
         )
         return picked
+
+    def forget_symbols(self, symbols: Iterable[str]) -> None:
+        """Drop the cached anchors, days, hours and minute paths of ``symbols`` (the feed stopped tracking them)."""
+        gone = set(symbols)
+        with self._lock:
+            self._anchors.discard_where(gone.__contains__)
+            for cache in (self._days, self._hours, self._paths):
+                cache.discard_where(lambda key: key[0] in gone)
+
+    def cache_bytes(self) -> int:
+        """Bytes held by the caches (array data and per-entry overhead, as they account it)."""
+        with self._lock:
+            return sum(c.bytes for c in (self._anchors, self._days, self._hours, self._paths))
 
     def health(self) -> dict[str, Any]:
         return {"name": self.name, "state": "ok", "seed": self.seed, "quotes_served": self._quotes_served,

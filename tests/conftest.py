@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ class AppServer:
     port: int
     data_dir: Path
     args: tuple[str, ...]
+    # TICKSTREAM_* settings for this server; those of the test runner's own environment are never passed on.
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -43,6 +45,7 @@ class AppServer:
 
     def start(self) -> AppServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TICKSTREAM_")}
+        env.update(self.env)
         env["PYTHONUNBUFFERED"] = "1"
         log = open(self.data_dir / f"server-{self.port}.log", "ab")
         self.proc = subprocess.Popen(
@@ -93,11 +96,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]
 
 @pytest.fixture
 def make_server(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
-    """Start servers with chosen arguments; all are stopped after the test."""
+    """Start servers with chosen arguments (and ``env``: settings as environment variables); all are stopped after
+    the test."""
     started: list[AppServer] = []
 
-    def make(*args: str, port: int | None = None) -> AppServer:
-        server = AppServer(port or free_port(), tmp_path, tuple(args))
+    def make(*args: str, port: int | None = None, env: dict[str, str] | None = None) -> AppServer:
+        server = AppServer(port or free_port(), tmp_path, tuple(args), dict(env or {}))
         started.append(server)
         return server.start()
 
