@@ -51,7 +51,7 @@ def _keys_of(source: SimulatedSource, symbol: str) -> list[Any]:
 
 
 def test_hour_cache_holds_contiguous_copies_of_960_bytes() -> None:
-    source = SimulatedSource(seed=3, clock=lambda: NOW)
+    source = SimulatedSource(seed=3, clock=lambda: NOW, any_symbol=True)
     source.history("AAPL", Period.parse("1mo"), Timeframe.H1)
     assert len(source._hours) >= 30
     for value, size in source._hours._items.values():
@@ -62,7 +62,7 @@ def test_hour_cache_holds_contiguous_copies_of_960_bytes() -> None:
 
 
 def test_every_cache_accounts_for_what_it_holds() -> None:
-    source = SimulatedSource(seed=3, clock=lambda: NOW)
+    source = SimulatedSource(seed=3, clock=lambda: NOW, any_symbol=True)
     for i in range(20):
         source.quote(f"SYM{i}")
         source.history(f"SYM{i}", Period.parse("5d"), Timeframe.H4)
@@ -76,7 +76,7 @@ def test_every_cache_accounts_for_what_it_holds() -> None:
 def test_anchor_cache_stays_within_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     # About 35 KB of anchors per symbol: before, each distinct symbol quoted stayed for good.
     monkeypatch.setattr(simulated, "ANCHOR_CACHE_BYTES", 200_000)
-    source = SimulatedSource(seed=3, clock=lambda: NOW)
+    source = SimulatedSource(seed=3, clock=lambda: NOW, any_symbol=True)
     for i in range(40):
         source.quote(f"NEW{i}")
         assert source._anchors.bytes <= 200_000
@@ -85,7 +85,7 @@ def test_anchor_cache_stays_within_its_budget(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_default_budgets_bound_many_distinct_symbols() -> None:
-    source = SimulatedSource(seed=3, clock=lambda: NOW)
+    source = SimulatedSource(seed=3, clock=lambda: NOW, any_symbol=True)
     for i in range(600):  # 600 × 35 KB of anchors and 600 × 69 KB of days would be 62 MB
         source.quote(f"MANY{i}")
     for name, limit in (("anchors", simulated.ANCHOR_CACHE_BYTES), ("days", simulated.DAY_CACHE_BYTES),
@@ -96,18 +96,18 @@ def test_default_budgets_bound_many_distinct_symbols() -> None:
 
 
 def test_eviction_never_changes_the_market(monkeypatch: pytest.MonkeyPatch) -> None:
-    fresh = SimulatedSource(seed=3, clock=lambda: NOW)
+    fresh = SimulatedSource(seed=3, clock=lambda: NOW, any_symbol=True)
     expected = fresh.history("GC=F", Period.parse("1mo"), Timeframe.H4), fresh.quote("GC=F")
     for name in ("ANCHOR_CACHE_BYTES", "DAY_CACHE_BYTES", "HOUR_CACHE_BYTES", "PATH_CACHE_BYTES"):
         monkeypatch.setattr(simulated, name, 1)
-    tiny = SimulatedSource(seed=3, clock=lambda: NOW)
+    tiny = SimulatedSource(seed=3, clock=lambda: NOW, any_symbol=True)
     tiny.history("AAPL", Period.parse("1mo"), Timeframe.H4)  # evicts GC=F's entries as they come
     assert (tiny.history("GC=F", Period.parse("1mo"), Timeframe.H4), tiny.quote("GC=F")) == expected
     assert all(len(cache) == 1 for cache in _caches(tiny).values())
 
 
 def test_forget_symbols_drops_only_their_entries() -> None:
-    source = SimulatedSource(seed=3, clock=lambda: NOW)
+    source = SimulatedSource(seed=3, clock=lambda: NOW, any_symbol=True)
     for symbol in ("AAPL", "ZZZZ9"):
         source.quote(symbol)
         source.history(symbol, Period.parse("5d"), Timeframe.H1)
@@ -121,7 +121,7 @@ def test_forget_symbols_drops_only_their_entries() -> None:
 
 def test_a_removed_symbol_leaves_nothing_behind_in_the_feed() -> None:
     clock = FakeClock(NOW)
-    source = SimulatedSource(seed=1, clock=clock)
+    source = SimulatedSource(seed=1, clock=clock, any_symbol=True)
     engine = SignalEngine(timeframes=(Timeframe.M5, Timeframe.H1))
     feed = LiveFeed(source, InProcessBus(), ["AAPL"], interval=1.0, clock=clock, listener=engine,
                     timeframes=(Timeframe.M5, Timeframe.H1))
@@ -186,7 +186,7 @@ def test_quote_write_times_are_bounded(tmp_path: Path) -> None:
 
 
 def test_long_daily_history_leaves_the_day_cache_to_live_quotes() -> None:
-    source = SimulatedSource(seed=3, clock=lambda: NOW)
+    source = SimulatedSource(seed=3, clock=lambda: NOW, any_symbol=True)
     source.quote("AAPL")
     days_before = set(source._days._items)
     source.history("MSFT", Period.parse("1y"), Timeframe.D1)
@@ -199,7 +199,7 @@ class BlockingHistory:
     """The simulated market whose history requests wait for ``release``; records forget_symbols calls."""
 
     def __init__(self, clock: FakeClock) -> None:
-        self.sim = SimulatedSource(seed=1, clock=clock)
+        self.sim = SimulatedSource(seed=1, clock=clock, any_symbol=True)
         self.name = "sim"
         self.release = threading.Event()
         self.asked = threading.Event()
