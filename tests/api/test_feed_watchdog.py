@@ -51,7 +51,8 @@ class GatedSource:
 @pytest.fixture
 def gated(inproc_server: Callable[..., Any]) -> Iterator[tuple[Any, GatedSource]]:
     """An in-process app whose feed polls a GatedSource (not started yet); the gate is opened at the end."""
-    server = inproc_server(start_feed=False, symbols="AAPL")
+    # Any ticker: the tests use made-up symbols (NODATA) that the simulated market's universe does not list.
+    server = inproc_server(start_feed=False, symbols="AAPL", sim_any_symbol="1")
     feed = server.services.feed
     source = GatedSource(feed.source)
     feed.source = source

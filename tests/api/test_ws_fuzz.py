@@ -72,7 +72,7 @@ def test_random_frames_get_errors_and_never_hurt_the_connection(inproc_server) -
             if reply["type"] == "pong":
                 break
         # The neighbour keeps streaming with consecutive seq.
-        assert neighbour.recv()["type"] in ("welcome", "subscribed", "market_data")
+        assert neighbour.recv()["type"] in ("welcome", "subscribed", "market_data", "status")
 
     try:
         run()
@@ -85,8 +85,9 @@ def test_random_frames_get_errors_and_never_hurt_the_connection(inproc_server) -
         while opcode != websocket.ABNF.OPCODE_CLOSE:
             opcode, payload = target.recv_data()
         assert int.from_bytes(payload[:2], "big") == 1009
-        for _ in range(5):
-            assert neighbour.recv()["type"] == "market_data"
+        # (A ``status`` may come between prices when a loaded machine makes the feed late: clients may ignore it.)
+        prices = [m for m in (neighbour.recv() for _ in range(8)) if m["type"] != "status"]
+        assert [m["type"] for m in prices[:5]] == ["market_data"] * 5
     finally:
         for key in ("target", "neighbour"):
             if key in FUZZ_STATE:
