@@ -7,7 +7,16 @@ import threading
 from tests_support import FakeClock, wait_for
 
 from api import protocol as p
-from api.signal_bridge import SEED_WINDOW, SignalEngine, levels_from_history, seed_window
+from api.signal_bridge import (
+    HISTORY_CANDLES,
+    MAX_HISTORY_SIGNALS,
+    SEED_WINDOW,
+    SIGNAL_SCAN_CANDLES,
+    HistorySignals,
+    SignalEngine,
+    levels_from_history,
+    seed_window,
+)
 from feeds.bus import InProcessBus
 from feeds.candles import CandleEvent
 from feeds.live import LiveFeed
@@ -201,3 +210,32 @@ def test_background_seeding_frees_the_feed_thread_and_ends_like_inline_seeding()
     assert second.snapshot.last_candle == first.snapshot.last_candle
     assert second.snapshot.overlays() == first.snapshot.overlays()
     assert second.snapshot.consensus == first.snapshot.consensus
+
+
+def test_untracked_signals_come_from_a_bounded_history_and_are_cached_briefly() -> None:
+    """HistorySignals: no tracker, no feed; at most HISTORY_CANDLES candles analysed and the newest
+    SIGNAL_SCAN_CANDLES scanned for signals; an answer is reused until its time is up, in an LRU of ``size``."""
+    candles = history("NVDA", Timeframe.M1)  # 5 days of minutes: far more than is used
+    asked: list[tuple[str, Timeframe]] = []
+
+    def fetch(symbol: str, timeframe: Timeframe) -> list:  # type: ignore[type-arg]
+        asked.append((symbol, timeframe))
+        return candles
+
+    clock = FakeClock()
+    untracked = HistorySignals(fetch, (Timeframe.M1,), size=2, ttl=10.0, clock=clock)
+    items = untracked.signal_list("NVDA", Timeframe.M1)
+    assert 0 < len(items) <= MAX_HISTORY_SIGNALS
+    first_scanned = candles[-SIGNAL_SCAN_CANDLES - 1].time  # the newest candle is left out: it may be forming
+    assert all(first_scanned <= int(str(item["id"]).rsplit("-", 1)[1]) < candles[-1].time for item in items)
+    assert [item["timestamp"] for item in items] == sorted((item["timestamp"] for item in items), reverse=True)
+    assert untracked.signal_list("NVDA", None) == items and untracked.computed == 1, "cached"
+    levels = untracked.overlays("NVDA", Timeframe.M1)
+    assert levels == levels_from_history(candles[-HISTORY_CANDLES - 1:], Timeframe.M1)
+    assert untracked.computed == 2
+    clock.advance(10.0)
+    untracked.signal_list("NVDA", Timeframe.M1)
+    assert untracked.computed == 3, "expired"
+    untracked.signal_list("AMD", Timeframe.M1)  # a third entry: the least recently used one (levels) goes
+    untracked.overlays("NVDA", Timeframe.M1)
+    assert untracked.computed == 5 and len(asked) == 5
