@@ -140,22 +140,26 @@ class _LRU:
     def __init__(self, size: int) -> None:
         self._size = size
         self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: Any) -> Any:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
 
     def put(self, key: Any, value: Any) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 class SimulatedSource:
-    """Deterministic simulated market; the default source. Thread-safe (one lock around its caches)."""
+    """Deterministic simulated market; the default source. Thread-safe: each cache has its own lock; a history
+    request does not take the source's lock (a year of days built under it held the feed's quotes for a second)."""
 
     name = "sim"
 
@@ -391,10 +395,10 @@ class SimulatedSource:
                 f"at most {MAX_CANDLES_PER_REQUEST} per request; "
                 "use a shorter period, a larger interval, or limit"
             )
-        with self._lock:
-            candles = self._complete_candles(symbol, timeframe, first_open, count) if count > 0 else []
-            if include_forming and (limit is None or limit > 0):
-                candles.append(self._forming_candle(symbol, timeframe, now))
+        # Not under self._lock: what two threads compute twice comes out the same (the path is deterministic).
+        candles = self._complete_candles(symbol, timeframe, first_open, count) if count > 0 else []
+        if include_forming and (limit is None or limit > 0):
+            candles.append(self._forming_candle(symbol, timeframe, now))
         return candles
 
     def forming_candle(self, symbol: str, timeframe: Timeframe, t: float) -> Candle:
