@@ -170,7 +170,9 @@ class SimulatedSource:
         self._anchors: dict[str, np.ndarray] = {}
         self._days = _LRU(256)
         self._hours = _LRU(50_000)
-        self._paths = _LRU(64)
+        # At least one minute path per streamed symbol (200 by default) and the one before it: fewer, and every
+        # quote rebuilt its path (4x the feed's work per iteration with 200 symbols).
+        self._paths = _LRU(1024)
         self._quotes_served = 0
 
     # -- random generators -------------------------------------------------------------------------------------
@@ -208,7 +210,9 @@ class SimulatedSource:
 
     # -- level 2: the minutes of a day -----------------------------------------------------------------------------
 
-    def _day(self, symbol: str, day: int) -> _DayMinutes:
+    def _day(self, symbol: str, day: int, keep: bool = True) -> _DayMinutes:
+        """The minutes of a day; ``keep=False`` does not cache a day it had to build (long hourly histories
+        would push the days the live quotes need out of the cache)."""
         key = (symbol, day)
         cached = self._days.get(key)
         if cached is not None:
@@ -250,17 +254,18 @@ class SimulatedSource:
             spread_factor=0.8 + 0.4 * spread_noise,
         )
         # The day's last close is the next day's first open only up to a gap; rounding keeps them equal.
-        self._days.put(key, minutes)
+        if keep:
+            self._days.put(key, minutes)
         return minutes
 
-    def _minute_arrays(self, symbol: str, first: int, stop: int) -> tuple[np.ndarray, ...]:
+    def _minute_arrays(self, symbol: str, first: int, stop: int, keep: bool = True) -> tuple[np.ndarray, ...]:
         """O, H, L, C, V of the complete minutes with indices in [first, stop) (minutes since the Unix epoch)."""
         parts: list[tuple[np.ndarray, ...]] = []
         minute = first
         while minute < stop:
             day, offset = divmod(minute, MINUTES_PER_DAY)
             end = min(MINUTES_PER_DAY, offset + (stop - minute))
-            bars = self._day(symbol, day)
+            bars = self._day(symbol, day, keep)
             parts.append(
                 (bars.open[offset:end], bars.high[offset:end], bars.low[offset:end], bars.close[offset:end],
                  bars.volume[offset:end])
@@ -280,8 +285,8 @@ class SimulatedSource:
             end = min(24, offset + (stop - hour))
             hours = self._hours.get((symbol, day))
             if hours is None:
-                hours = _aggregate(*self._minute_arrays(symbol, day * MINUTES_PER_DAY, (day + 1) * MINUTES_PER_DAY),
-                                   width=60)
+                hours = _aggregate(*self._minute_arrays(symbol, day * MINUTES_PER_DAY, (day + 1) * MINUTES_PER_DAY,
+                                                        keep=False), width=60)
                 self._hours.put((symbol, day), hours)
             for i in range(5):
                 columns[i].append(hours[i][offset:end])
