@@ -7,6 +7,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, TypeVar
 
 from api import protocol as p
@@ -198,6 +199,10 @@ def signals_from_history(symbol: str, timeframe: Timeframe, candles: list[Candle
     return found[::-1][:limit]
 
 
+def _levels(timeframe: Timeframe, candles: list[Candle]) -> dict[str, Any]:
+    return levels_from_history(candles, timeframe)
+
+
 def off_event_loop(work: Callable[[], T]) -> T:
     """Run CPU-heavy ``work`` on a real OS thread when the server runs under gevent (threading monkey-patched), so
     the event loop goes on serving meanwhile; inline otherwise (the request already has a thread of its own)."""
@@ -240,16 +245,13 @@ class HistorySignals:
         """``GET /api/v1/signals/symbol/{symbol}`` items, newest first, of one timeframe or of all."""
         items: list[dict[str, Any]] = []
         for tf in (timeframe,) if timeframe is not None else self.timeframes:
-            events: list[SignalEvent] = self._cached("signals", symbol, tf, lambda candles, tf=tf: signals_from_history(
-                symbol, tf, candles))
+            events = self._cached("signals", symbol, tf, partial(signals_from_history, symbol, tf))
             items.extend(event.to_rest() for event in events)
         items.sort(key=lambda item: str(item["timestamp"]), reverse=True)
         return items
 
     def overlays(self, symbol: str, timeframe: Timeframe) -> dict[str, Any]:
-        overlays: dict[str, Any] = self._cached("levels", symbol, timeframe,
-                                                lambda candles: levels_from_history(candles, timeframe))
-        return overlays
+        return self._cached("levels", symbol, timeframe, partial(_levels, timeframe))
 
     def _cached(self, kind: str, symbol: str, timeframe: Timeframe, compute: Callable[[list[Candle]], T]) -> T:
         key = (kind, symbol, timeframe)
