@@ -12,6 +12,7 @@ from typing import Any
 from api import protocol as p
 from api.connection import CLOSE_TIMEOUT_SECONDS, Connection, WsStats
 from api.profiles import Defaults, check_settings
+from api.symbol_quota import SymbolQuota
 from feeds.bus import InProcessBus
 from feeds.candles import CandleEvent
 from feeds.live import LiveFeed
@@ -68,6 +69,9 @@ class Hub:
     and sends each subscriber of a symbol a ``status`` message when that symbol's data stops (stalled, stale,
     no_data) or resumes (live): once per connection, whichever of its subscriptions carry the symbol. A new
     subscription to a symbol that is not live gets the current status right after its ack and snapshot.
+    New symbols: ``quota`` (api/symbol_quota.py, under the same lock) limits the symbols one connection and one
+    client address may bring into the feed (``max_new_symbols_per_connection``, ``max_new_symbols_per_address``),
+    REST leases included, so no anonymous client can fill the feed's symbol table for everybody.
     """
 
     def __init__(
@@ -100,6 +104,7 @@ class Hub:
         self._symbol_routes: dict[str, int] = {}
         self._release_due: dict[str, float] = {}
         self.symbols_released = 0
+        self.quota = SymbolQuota(settings.max_new_symbols_per_connection, settings.max_new_symbols_per_address)
         self._housekeeping: threading.Thread | None = None
         self._housekeeping_wake = threading.Event()
         # WebSocket requests admitted and not yet ended, in all and per client address (the connection caps), and
@@ -245,9 +250,12 @@ class Hub:
              address: str | None = None) -> Connection:
         connection = Connection(ws, dialect, self.settings, self.stats, batch=batch,
                                 stall_seconds=self.slow_client_seconds, close_timeout=self.close_timeout_seconds)
-        connection.address = address or ""
+        # The client's address (the connection caps and the new-symbol limits count per address).
+        address = address or "unknown"
+        connection.address = address
         with self._lock:
             self._connections[connection.id] = connection
+            self.quota.open(connection.id, address)
             if self._housekeeping is None or not self._housekeeping.is_alive():
                 self._housekeeping = threading.Thread(target=self._housekeeping_loop, name="ws-housekeeping",
                                                       daemon=True)
@@ -270,6 +278,7 @@ class Hub:
             for key in connection.subscriptions:
                 self._remove_route(key, connection)
             connection.subscriptions.clear()
+            self.quota.close(connection.id)
             if self._connections.pop(connection.id, None) is not None:
                 self.stats.add(connections_closed=1, messages_sent=connection.messages_sent,
                                frames_sent=connection.frames_sent, bytes_sent=connection.bytes_sent,
@@ -343,11 +352,11 @@ class Hub:
                     return p.ProtocolError(p.ErrorCode.TOO_MANY_SUBSCRIPTIONS,
                                            f"at most {self.settings.ws_max_subscriptions} subscriptions per "
                                            "connection")
-                # Under the lock: a release of this symbol (housekeeping) cannot slip in between.
-                if subscription.symbol is not None and subscription.channel in p.SYMBOL_CHANNELS \
-                        and not self.feed.add_symbol(subscription.symbol):
-                    return p.ProtocolError(p.ErrorCode.TOO_MANY_SUBSCRIPTIONS,
-                                           f"the server tracks at most {self.feed.max_symbols} symbols")
+                symbol = subscription.symbol
+                if symbol is not None and subscription.channel in p.SYMBOL_CHANNELS:
+                    refusal = self._take_symbol(connection, symbol)
+                    if refusal is not None:
+                        return refusal
                 connection.subscriptions.add(subscription)
                 self._add_route(subscription, connection)
             if ack:
@@ -385,11 +394,29 @@ class Hub:
                     connection.subscriptions.discard(subscription)
                     self._remove_route(subscription, connection)
 
+    def _take_symbol(self, connection: Connection, symbol: str) -> p.ProtocolError | None:
+        """Have the feed stream ``symbol`` for ``connection`` within its new-symbol limits (under the lock, so a
+        release of the symbol by housekeeping cannot slip in between)."""
+        held = self.quota.holds(connection.id, symbol)
+        reason = self.quota.hold(connection.id, symbol, shared=symbol in self.settings.symbols)
+        if reason is not None:
+            return p.ProtocolError(p.ErrorCode.TOO_MANY_SUBSCRIPTIONS, reason)
+        if not self.feed.add_symbol(symbol):
+            if not held:
+                self.quota.drop(connection.id, symbol)
+            return p.ProtocolError(p.ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                                   f"the server tracks at most {self.feed.max_symbols} symbols")
+        return None
+
     def unsubscribe(self, connection: Connection, subscription: p.Subscription) -> None:
         with self._lock:
             if subscription in connection.subscriptions:
                 connection.subscriptions.discard(subscription)
                 self._remove_route(subscription, connection)
+                symbol = subscription.symbol
+                if symbol is not None and subscription.channel in p.SYMBOL_CHANNELS and not any(
+                        s.symbol == symbol and s.channel in p.SYMBOL_CHANNELS for s in connection.subscriptions):
+                    self.quota.drop(connection.id, symbol)
             self._ack(connection, p.MessageType.UNSUBSCRIBED, subscription)
 
     def _add_route(self, subscription: p.Subscription, connection: Connection) -> None:
@@ -605,23 +632,30 @@ class Hub:
                 self._heartbeat_all(now, interval)
                 next_beat = now + interval
 
-    def lease_symbol(self, symbol: str, seconds: float = REQUEST_LEASE_SECONDS) -> None:
-        """A request (REST) used ``symbol``: keep it in the feed at least ``seconds`` more, then release it unless
-        a subscription has taken it meanwhile. Start-up symbols are never released."""
+    def lease_symbol(self, symbol: str, address: str | None = None, seconds: float = REQUEST_LEASE_SECONDS) -> bool:
+        """A request (REST) from ``address`` used ``symbol``: keep it in the feed at least ``seconds`` more, then
+        release it unless a subscription has taken it meanwhile. Start-up symbols are never released. The lease
+        counts against the address's new-symbol limit while it lasts; False (no lease) when the address is at it."""
         if symbol in self.settings.symbols:
-            return
+            return True
         with self._lock:
+            now = time.monotonic()
+            self.quota.expire(now)
+            if address is not None and not self.quota.lease(address, symbol, now + seconds):
+                return False
             if self._symbol_routes.get(symbol):
-                return
-            due = time.monotonic() + seconds
+                return True
+            due = now + seconds
             self._release_due[symbol] = max(due, self._release_due.get(symbol, due))
         self._housekeeping_wake.set()
+        return True
 
     def release_unused_symbols(self, now: float | None = None) -> list[str]:
         """Release from the feed the symbols whose grace period has run out with no route using them."""
         now = time.monotonic() if now is None else now
         released: list[str] = []
         with self._lock:
+            self.quota.expire(now)
             for symbol, due in list(self._release_due.items()):
                 if due > now:
                     continue
@@ -654,6 +688,7 @@ class Hub:
             subscriptions = sum(len(c.subscriptions) for c in live)
             routes = len(self._routes)
             awaiting_release = len(self._release_due)
+            quota = self.quota.stats()
         s = self.stats
         return {
             "active_connections": len(live),
@@ -671,4 +706,5 @@ class Hub:
             "errors_sent": s.errors_sent,
             "symbols_awaiting_release": awaiting_release,
             "symbols_released": self.symbols_released,
+            **quota,
         }

@@ -210,7 +210,9 @@ class LiveData(_Open):
     cache_hit_rate: float | None
     bus: dict[str, Any]
     websocket: dict[str, Any] = Field(
-        description="active_connections, subscriptions, messages_sent, messages_dropped, frames_sent…")
+        description="active_connections, subscriptions, messages_sent, messages_dropped, frames_sent…; "
+                    "symbols_charged (symbols clients brought in, each counted for one connection), leases (REST), "
+                    "new_symbol_refusals")
 
 
 # -- signals (docs/signals.md) ----------------------------------------------------------------------------------
@@ -449,26 +451,31 @@ def _paths() -> dict[str, Any]:
             "tags": ["signals"],
             "summary": "Consensus signals of a symbol",
             "description": "The newest `limit` signals (default 50), newest first: of one timeframe with "
-                           "`timeframe`, else across all timeframes.",
+                           "`timeframe`, else across all timeframes. From the live trackers when the server streams "
+                           "the symbol (the request then keeps it streamed 5 minutes, within the client address's "
+                           "new-symbol limit); otherwise from its history at once (the newest 100 of its last 500 "
+                           "closed candles per timeframe, cached 15 s), without adding it to the feed.",
             "parameters": [_symbol_param(), *query_parameters(SignalListQuery, {"timeframe": {"enum": TIMEFRAMES}})],
             "responses": {
                 "200": _json(SignalList, "signals, newest first"),
                 "400": _error("invalid symbol, timeframe or limit"),
                 "404": _error("unknown symbol"),
-                "503": _error("the symbol is not tracked yet and no source can answer for it, nothing cached"),
+                "503": _error("the symbol is not tracked and no source can answer for its history, nothing cached"),
             },
         }},
         "/api/v1/signals/symbol/{symbol}/levels": {"get": {
             "operationId": "getSignalLevels",
             "tags": ["signals"],
             "summary": "Chart overlays: swing points, fair value gaps, structure breaks, floor pivots",
-            "description": "Object shapes as defined in docs/signals.md.",
+            "description": "Object shapes as defined in docs/signals.md. From the live tracker when the server streams "
+                           "the symbol; otherwise from its last 300 closed candles at once (cached 15 s), without "
+                           "adding it to the feed.",
             "parameters": [_symbol_param(), _timeframe_param()],
             "responses": {
                 "200": _json(SignalLevels, "the overlays"),
                 "400": _error("invalid symbol or timeframe"),
                 "404": _error("unknown symbol"),
-                "503": _error("the symbol is not tracked yet and no source can answer for it, nothing cached"),
+                "503": _error("the symbol is not tracked and no source can answer for its history, nothing cached"),
             },
         }},
         "/ws/status": {"get": {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import date
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from api.errors import ApiError
 from api.metrics import PrometheusExporter
 from api.protocol import candle_to_wire, iso_ms, quote_to_rest
-from api.signal_bridge import SignalEngine, levels_from_history
+from api.signal_bridge import HistorySignals, SignalEngine
 from feeds.failover import Sourced
 from feeds.market import MarketService, default_interval
 from feeds.models import (
@@ -234,15 +233,13 @@ class SignalListQuery(SignalsQuery):
                        description="at most this many signals, the newest (across timeframes without `timeframe`)")
 
 
-# How long a signals request waits for a symbol that no tracker follows yet to be seeded on the feed thread.
-_TRACKER_WAIT_SECONDS = 5.0
-
-
 def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict[str, Any], int]],
                           live_metrics: Callable[[], dict[str, Any]], signals: SignalEngine | None = None, *,
-                          peer_route: bool = False, lease_symbol: Callable[[str], None] | None = None) -> Blueprint:
+                          peer_route: bool = False,
+                          lease_symbol: Callable[[str, str | None], object] | None = None) -> Blueprint:
     """The REST blueprint. ``peer_route`` adds ``/bench/peer``, a bare JSON route bench/rest.py measures against.
-    ``lease_symbol`` is told of every symbol the signals routes have the feed follow, so it can be let go later."""
+    ``lease_symbol(symbol, client_address)`` is told of every tracked symbol the signals routes answer for, so the
+    feed keeps it a while for a poller (within the address's new-symbol limit) and lets it go later."""
     api = Blueprint("tickstream_api", __name__)
     exporter = PrometheusExporter(live_metrics)
 
@@ -305,37 +302,34 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
             raise ApiError(400, exc.code, exc.message) from None
 
     def _tracked(symbol: str, timeframe: Timeframe | None = None) -> bool:
-        """Make sure trackers follow ``symbol`` (starting them if needed); False if they cannot in time."""
+        """Whether trackers follow ``symbol`` (of ``timeframe``, if given); if so the feed keeps it a while longer
+        for this client. Never starts a symbol and never waits: an untracked one is answered from its history."""
         assert signals is not None
-
-        def ready() -> bool:
-            assert signals is not None
-            if timeframe is None:
-                return bool(signals.trackers(symbol))
-            return signals.tracker(symbol, timeframe) is not None
-
-        if lease_symbol is not None:
-            lease_symbol(symbol)
-        if ready():
-            return True
-        _source_call(lambda: market.quote_sourced(symbol))  # 404 for a symbol no source knows
-        if not market.feed.add_symbol(symbol):
-            return False
-        deadline = time.monotonic() + _TRACKER_WAIT_SECONDS
-        while not ready() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return ready()
+        ready = bool(signals.trackers(symbol)) if timeframe is None else signals.tracker(symbol, timeframe) is not None
+        if ready and lease_symbol is not None:
+            lease_symbol(symbol, request.remote_addr)
+        return ready
 
     if signals is not None:
         engine = signals
+
+        def _history(symbol: str, timeframe: Timeframe) -> list[Candle]:
+            candles: list[Candle] = _source_call(lambda: market.history(
+                symbol, Period.parse(timeframe.default_period), timeframe))
+            return candles
+
+        untracked = HistorySignals(_history, engine.timeframes)
 
         @get_route(api, "/api/v1/signals/symbol/<symbol>")
         def symbol_signals(symbol: str) -> Response:
             parsed = _symbol(symbol)
             query: SignalListQuery = _query(SignalListQuery)
             timeframe = _signals_timeframe(None)
-            _tracked(parsed)
-            return _json({"signals": engine.signal_list(parsed, timeframe)[:query.limit]})
+            if _tracked(parsed, timeframe):
+                found = engine.signal_list(parsed, timeframe)
+            else:
+                found = untracked.signal_list(parsed, timeframe)
+            return _json({"signals": found[:query.limit]})
 
         @get_route(api, "/api/v1/signals/symbol/<symbol>/levels")
         def symbol_levels(symbol: str) -> Response:
@@ -345,9 +339,7 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
             if _tracked(parsed, timeframe):
                 overlays = engine.overlays(parsed, timeframe)
             else:
-                candles = _source_call(lambda: market.history(
-                    parsed, Period.parse(timeframe.default_period), timeframe))
-                overlays = levels_from_history(candles, timeframe)
+                overlays = untracked.overlays(parsed, timeframe)
             return _json({"symbol": parsed, "timeframe": timeframe.value, "signals": overlays})
 
         @get_route(api, "/ws/status")

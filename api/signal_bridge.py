@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import Any
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any, TypeVar
 
 from api import protocol as p
 from feeds.candles import CandleEvent
@@ -17,6 +21,9 @@ from signals import (
     prepared_payload,
     ws_status,
 )
+from signals.agents import run_agents
+from signals.analysis import agent_context
+from signals.consensus import DEFAULT_MARGIN, SignalEvent, SignalGate, combine, make_signal
 from signals.ideas import Idea, IdeaStatus
 
 log = logging.getLogger(__name__)
@@ -25,6 +32,16 @@ log = logging.getLogger(__name__)
 # beginning of the previous UTC day, so that the floor pivots (from the previous completed day) are right from the
 # first candle. Seeding costs about 0.2 ms a candle on the feed thread: a new symbol costs about 0.8 s once.
 SEED_WINDOW = 300
+# A symbol no tracker follows is answered from its last HISTORY_CANDLES candles per timeframe; its signals are
+# those the newest SIGNAL_SCAN_CANDLES of them produced (at most MAX_HISTORY_SIGNALS each). Answers are cached for
+# HISTORY_CACHE_SECONDS, at most HISTORY_CACHE_SIZE of them.
+HISTORY_CANDLES = 500
+SIGNAL_SCAN_CANDLES = 100
+MAX_HISTORY_SIGNALS = 50
+HISTORY_CACHE_SIZE = 256
+HISTORY_CACHE_SECONDS = 15.0
+
+T = TypeVar("T")
 
 
 class SignalEngine:
@@ -157,3 +174,113 @@ def levels_from_history(candles: list[Candle], timeframe: Timeframe) -> dict[str
     analysis = analyze_candles(closed, timeframe)
     overlays: dict[str, Any] = analysis.overlays()
     return overlays
+
+
+def signals_from_history(symbol: str, timeframe: Timeframe, candles: list[Candle],
+                         scan: int = SIGNAL_SCAN_CANDLES, limit: int = MAX_HISTORY_SIGNALS) -> list[SignalEvent]:
+    """The consensus signals the newest ``scan`` of ``candles`` (closed, oldest first) produced, newest first.
+
+    Swings, gaps, breaks, floor pivots and indicators come from the vectorised whole-history functions; the agents
+    then vote on each scanned candle as the tracker's would, through the same gate (which starts afresh at the
+    first scanned candle, so the oldest signal may differ from a tracker that saw more of the past).
+    """
+    analysis = analyze_candles(candles, timeframe)
+    bars = analysis.bars
+    gate = SignalGate()
+    found: list[SignalEvent] = []
+    for index in range(max(0, len(bars) - scan), len(bars)):
+        context = agent_context(bars, analysis.indicators, analysis.fvgs, analysis.breaks, analysis.pivot_levels,
+                                index)
+        consensus = combine(run_agents(context), DEFAULT_MARGIN)
+        if gate.offer(consensus):
+            opened = int(bars.time[index])
+            found.append(make_signal(symbol, timeframe.value, opened, opened + timeframe.seconds,
+                                     float(bars.close[index]), consensus))
+    return found[::-1][:limit]
+
+
+def _levels(timeframe: Timeframe, candles: list[Candle]) -> dict[str, Any]:
+    return levels_from_history(candles, timeframe)
+
+
+def off_event_loop(work: Callable[[], T]) -> T:
+    """Run CPU-heavy ``work`` on a real OS thread when the server runs under gevent (threading monkey-patched), so
+    the event loop goes on serving meanwhile; inline otherwise (the request already has a thread of its own)."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return work()
+    if not monkey.is_module_patched("threading"):
+        return work()
+    import gevent
+
+    result: T = gevent.get_hub().threadpool.apply(work)
+    return result
+
+
+class HistorySignals:
+    """Signals and overlays of symbols no tracker follows, computed from their history for a request.
+
+    Nothing is added to the feed, nothing waits for a tracker. ``history(symbol, timeframe)`` gives the candles
+    (at most ``HISTORY_CANDLES`` of them are used). Answers are kept ``ttl`` seconds in an LRU of ``size`` entries;
+    one computation runs at a time (they are CPU-bound: more at once would only take turns with the feed thread
+    for the interpreter), off the event loop under gevent. Any thread.
+    """
+
+    def __init__(self, history: Callable[[str, Timeframe], list[Candle]],
+                 timeframes: Iterable[Timeframe] = ALL_TIMEFRAMES,
+                 size: int = HISTORY_CACHE_SIZE, ttl: float = HISTORY_CACHE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.history = history
+        self.timeframes = tuple(timeframes)
+        self.size = size
+        self.ttl = ttl
+        self.clock = clock
+        self._cache: OrderedDict[tuple[str, str, Timeframe], tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._compute = threading.Semaphore(1)
+        self.computed = 0
+
+    def signal_list(self, symbol: str, timeframe: Timeframe | None) -> list[dict[str, Any]]:
+        """``GET /api/v1/signals/symbol/{symbol}`` items, newest first, of one timeframe or of all."""
+        items: list[dict[str, Any]] = []
+        for tf in (timeframe,) if timeframe is not None else self.timeframes:
+            events = self._cached("signals", symbol, tf, partial(signals_from_history, symbol, tf))
+            items.extend(event.to_rest() for event in events)
+        items.sort(key=lambda item: str(item["timestamp"]), reverse=True)
+        return items
+
+    def overlays(self, symbol: str, timeframe: Timeframe) -> dict[str, Any]:
+        return self._cached("levels", symbol, timeframe, partial(_levels, timeframe))
+
+    def _cached(self, kind: str, symbol: str, timeframe: Timeframe, compute: Callable[[list[Candle]], T]) -> T:
+        key = (kind, symbol, timeframe)
+        hit = self._lookup(key)
+        if hit is not None:
+            return hit[1]  # type: ignore[no-any-return]
+        candles = self.history(symbol, timeframe)[-(HISTORY_CANDLES + 1):]
+        if kind == "signals":
+            candles = candles[:-1]  # the newest may still be forming
+        with self._compute:
+            hit = self._lookup(key)  # computed by a request this one waited for
+            if hit is not None:
+                return hit[1]  # type: ignore[no-any-return]
+            value = off_event_loop(lambda: compute(candles))
+            self.computed += 1
+        with self._lock:
+            self._cache[key] = (self.clock() + self.ttl, value)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return value
+
+    def _lookup(self, key: tuple[str, str, Timeframe]) -> tuple[float, Any] | None:
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is None:
+                return None
+            if hit[0] <= self.clock():
+                del self._cache[key]
+                return None
+            self._cache.move_to_end(key)
+            return hit

@@ -205,40 +205,46 @@ class _LRU:
     """A least-recently-used cache bounded by the bytes its values hold (``weigh``), not by their count.
 
     Values must own their memory (no NumPy views into larger arrays), or the bound would not be the memory held.
+    Thread-safe with a lock of its own: a history request builds entries without the source's lock, so that a year
+    of days built for a tracker does not hold up the feed's quotes.
     """
 
     def __init__(self, max_bytes: int, weigh: Callable[[Any], int]) -> None:
         self.max_bytes = max_bytes
         self._weigh = weigh
         self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
         self.bytes = 0
 
     def __len__(self) -> int:
         return len(self._items)
 
     def get(self, key: Any) -> Any:
-        item = self._items.get(key)
-        if item is None:
-            return None
-        self._items.move_to_end(key)
-        return item[0]
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
 
     def put(self, key: Any, value: Any) -> None:
-        old = self._items.pop(key, None)
-        if old is not None:
-            self.bytes -= old[1]
         size = self._weigh(value)
-        self._items[key] = (value, size)
-        self.bytes += size
-        # The newest entry stays even when it alone is over the limit: the caller is about to use it.
-        while self.bytes > self.max_bytes and len(self._items) > 1:
-            _, (_, evicted) = self._items.popitem(last=False)
-            self.bytes -= evicted
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            self._items[key] = (value, size)
+            self.bytes += size
+            # The newest entry stays even when it alone is over the limit: the caller is about to use it.
+            while self.bytes > self.max_bytes and len(self._items) > 1:
+                _, (_, evicted) = self._items.popitem(last=False)
+                self.bytes -= evicted
 
     def discard_where(self, predicate: Callable[[Any], bool]) -> None:
         """Drop every entry whose key matches ``predicate`` (one pass)."""
-        for key in [k for k in self._items if predicate(k)]:
-            self.bytes -= self._items.pop(key)[1]
+        with self._lock:
+            for key in [k for k in self._items if predicate(k)]:
+                self.bytes -= self._items.pop(key)[1]
 
 
 # What one cache entry costs besides its arrays' data: the key tuple, the OrderedDict node, the array headers.
@@ -525,10 +531,10 @@ class SimulatedSource:
                 f"at most {MAX_CANDLES_PER_REQUEST} per request; "
                 "use a shorter period, a larger interval, or limit"
             )
-        with self._lock:
-            candles = self._complete_candles(symbol, timeframe, first_open, count) if count > 0 else []
-            if include_forming and (limit is None or limit > 0):
-                candles.append(self._forming_candle(symbol, timeframe, now))
+        # Not under self._lock: what two threads compute twice comes out the same (the path is deterministic).
+        candles = self._complete_candles(symbol, timeframe, first_open, count) if count > 0 else []
+        if include_forming and (limit is None or limit > 0):
+            candles.append(self._forming_candle(symbol, timeframe, now))
         return candles
 
     def forming_candle(self, symbol: str, timeframe: Timeframe, t: float) -> Candle:

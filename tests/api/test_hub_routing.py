@@ -238,24 +238,29 @@ def test_welcome_heartbeat_interval_is_an_integer_when_whole(inproc_server) -> N
         ws.close()
 
 
-def test_symbols_only_rest_asked_about_are_leased_then_released(inproc_server) -> None:  # type: ignore[no-untyped-def]
+def test_rest_keeps_a_tracked_symbol_a_while_and_never_starts_one(inproc_server) -> None:  # type: ignore[no-untyped-def]
+    """REST never brings a symbol into the feed (an untracked one is answered from its history); asked about a
+    symbol a subscription brought in, it leases it, so a poller finds it still tracked after the subscriber left."""
     server = inproc_server(symbols=START_SYMBOLS)
     hub, engine = server.services.hub, server.services.signals
-    response = requests.get(server.base_url + "/api/v1/signals/symbol/PEP", timeout=30)
+    response = requests.get(server.base_url + "/api/v1/signals/symbol/NFLX", timeout=30)
     assert response.status_code == 200
-    assert "PEP" in live_symbols(server)
-    wait_for(lambda: engine.trackers("PEP"), 20, 0.05, "PEP's trackers")
-    assert hub.snapshot_stats()["symbols_awaiting_release"] == 1
-    assert hub.release_unused_symbols(time.monotonic() + 60) == [], "still within its lease"
-    client = WsClient(server.ws_url + "/ws?subscribe=market_data:PEP")
+    assert "NFLX" not in live_symbols(server)
+    assert hub.snapshot_stats()["symbols_awaiting_release"] == 0 and hub.snapshot_stats()["leases"] == 0
+    client = WsClient(server.ws_url + "/ws?subscribe=market_data:NFLX")
     try:
         client.recv_until(lambda m: m["type"] == "subscribed")
-        assert hub.snapshot_stats()["symbols_awaiting_release"] == 0, "a subscription takes the symbol over"
-        requests.get(server.base_url + "/api/v1/signals/symbol/PEP", timeout=30)
-        assert hub.snapshot_stats()["symbols_awaiting_release"] == 0
+        wait_for(lambda: engine.trackers("NFLX"), 20, 0.05, "NFLX's trackers")
+        requests.get(server.base_url + "/api/v1/signals/symbol/NFLX", timeout=30)
+        assert hub.snapshot_stats()["symbols_awaiting_release"] == 0, "the subscription holds it"
+        assert hub.snapshot_stats()["leases"] == 1
     finally:
         client.close()
     wait_for(lambda: hub.snapshot_stats()["symbols_awaiting_release"] == 1, 5, message="release after the client")
+    requests.get(server.base_url + "/api/v1/signals/symbol/NFLX", timeout=30)
+    assert hub.release_unused_symbols(time.monotonic() + 60) == [], "still within its lease"
     requests.get(server.base_url + "/api/v1/signals/symbol/AAPL", timeout=30)  # a start-up symbol: never leased
-    assert hub.release_unused_symbols(time.monotonic() + 3_600) == ["PEP"]
-    wait_for(lambda: "PEP" not in live_symbols(server), 5, 0.05, "PEP released")
+    assert hub.snapshot_stats()["leases"] == 1
+    assert hub.release_unused_symbols(time.monotonic() + 3_600) == ["NFLX"]
+    assert hub.snapshot_stats()["leases"] == 0
+    wait_for(lambda: "NFLX" not in live_symbols(server), 5, 0.05, "NFLX released")

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 from tests_support import FakeClock, wait_for
 
 from api import protocol as p
-from api.signal_bridge import SEED_WINDOW, SignalEngine, levels_from_history, seed_window
+from api.signal_bridge import (
+    HISTORY_CANDLES,
+    MAX_HISTORY_SIGNALS,
+    SEED_WINDOW,
+    SIGNAL_SCAN_CANDLES,
+    HistorySignals,
+    SignalEngine,
+    levels_from_history,
+    seed_window,
+)
 from feeds.bus import InProcessBus
 from feeds.candles import CandleEvent
 from feeds.live import LiveFeed
@@ -202,3 +214,67 @@ def test_background_seeding_frees_the_feed_thread_and_ends_like_inline_seeding()
     assert second.snapshot.last_candle == first.snapshot.last_candle
     assert second.snapshot.overlays() == first.snapshot.overlays()
     assert second.snapshot.consensus == first.snapshot.consensus
+
+
+def test_untracked_signals_come_from_a_bounded_history_and_are_cached_briefly() -> None:
+    """HistorySignals: no tracker, no feed; at most HISTORY_CANDLES candles analysed and the newest
+    SIGNAL_SCAN_CANDLES scanned for signals; an answer is reused until its time is up, in an LRU of ``size``."""
+    candles = history("NVDA", Timeframe.M1)  # 5 days of minutes: far more than is used
+    asked: list[tuple[str, Timeframe]] = []
+
+    def fetch(symbol: str, timeframe: Timeframe) -> list:  # type: ignore[type-arg]
+        asked.append((symbol, timeframe))
+        return candles
+
+    clock = FakeClock()
+    untracked = HistorySignals(fetch, (Timeframe.M1,), size=2, ttl=10.0, clock=clock)
+    items = untracked.signal_list("NVDA", Timeframe.M1)
+    assert 0 < len(items) <= MAX_HISTORY_SIGNALS
+    first_scanned = candles[-SIGNAL_SCAN_CANDLES - 1].time  # the newest candle is left out: it may be forming
+    assert all(first_scanned <= int(str(item["id"]).rsplit("-", 1)[1]) < candles[-1].time for item in items)
+    assert [item["timestamp"] for item in items] == sorted((item["timestamp"] for item in items), reverse=True)
+    assert untracked.signal_list("NVDA", None) == items and untracked.computed == 1, "cached"
+    levels = untracked.overlays("NVDA", Timeframe.M1)
+    assert levels == levels_from_history(candles[-HISTORY_CANDLES - 1:], Timeframe.M1)
+    assert untracked.computed == 2
+    clock.advance(10.0)
+    untracked.signal_list("NVDA", Timeframe.M1)
+    assert untracked.computed == 3, "expired"
+    untracked.signal_list("AMD", Timeframe.M1)  # a third entry: the least recently used one (levels) goes
+    untracked.overlays("NVDA", Timeframe.M1)
+    assert untracked.computed == 5 and len(asked) == 5
+
+
+GEVENT_PROBE = r'''
+from gevent import monkey
+monkey.patch_all()
+import time
+import gevent
+from gevent.monkey import get_original
+from api.signal_bridge import off_event_loop
+native = get_original("_thread", "get_ident")
+ticks = []
+def ticker():
+    for _ in range(5):
+        ticks.append(1)
+        gevent.sleep(0.01)
+greenlet = gevent.spawn(ticker)
+def work():
+    end = time.perf_counter() + 0.3
+    while time.perf_counter() < end:
+        pass
+    return native()
+where = off_event_loop(work)
+print(where != native(), len(ticks))
+greenlet.join()
+'''
+
+
+def test_history_computation_leaves_the_gevent_loop_free() -> None:
+    """Under gevent (the server's default) the CPU-bound computation runs on a real thread: other greenlets run
+    meanwhile."""
+    done = subprocess.run([sys.executable, "-c", GEVENT_PROBE], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    other_thread, ticks = done.stdout.split()
+    assert other_thread == "True" and int(ticks) == 5

@@ -47,10 +47,26 @@ def test_levels_and_errors(live_server) -> None:  # type: ignore[no-untyped-def]
     assert get(live_server, "/api/v1/signals/symbol/$$$").status_code == 400
 
 
-def test_a_new_symbol_gets_trackers(live_server) -> None:  # type: ignore[no-untyped-def]
-    body = get(live_server, "/api/v1/signals/symbol/NVDA/levels?timeframe=5m").json()
-    assert body["signals"]["pivot_points"]
-    assert "NVDA_5m" in get(live_server, "/ws/status").json()["trackers"]
+def test_an_untracked_symbol_is_answered_from_its_history_without_joining_the_feed(live_server) -> None:  # type: ignore[no-untyped-def]
+    """The signals routes answer for a symbol no tracker follows from a whole-history computation: at once, with
+    no lease, no tracker started and the feed's symbols unchanged."""
+    before = get(live_server, "/metrics/live-data").json()["symbols"]
+    levels = get(live_server, "/api/v1/signals/symbol/NVDA/levels?timeframe=5m").json()
+    assert levels["symbol"] == "NVDA" and levels["timeframe"] == "5m" and levels["signals"]["pivot_points"]
+    assert set(levels["signals"]) >= {"pivot_points", "fvg_zones", "break_signals", "pivot_levels"}
+    body = get(live_server, "/api/v1/signals/symbol/NVDA?timeframe=1h").json()
+    assert body["signals"], "a history of a few hundred candles gives signals"
+    signal = body["signals"][0]
+    assert signal["symbol"] == "NVDA" and signal["timeframe"] == "1h" and signal["id"].startswith("NVDA-1h-")
+    assert set(signal) >= {"id", "action", "confidence", "price", "timestamp", "reasoning", "agents_consensus"}
+    stamps = [s["timestamp"] for s in body["signals"]]
+    assert stamps == sorted(stamps, reverse=True)
+    assert get(live_server, "/api/v1/signals/symbol/NVDA?timeframe=1h").json() == body, "cached"
+    every = get(live_server, "/api/v1/signals/symbol/NVDA").json()["signals"]
+    assert {s["timeframe"] for s in every} > {"1h"}
+    assert get(live_server, "/metrics/live-data").json()["symbols"] == before
+    assert not any(key.startswith("NVDA_") for key in get(live_server, "/ws/status").json()["trackers"])
+    assert get(live_server, "/metrics/live-data").json()["websocket"]["symbols_awaiting_release"] == 0
 
 
 def test_agent_status_and_overlays_on_the_socket(live_server) -> None:  # type: ignore[no-untyped-def]
