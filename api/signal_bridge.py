@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from api import protocol as p
+from feeds import cpu_pool
 from feeds.candles import CandleEvent
 from feeds.models import ALL_TIMEFRAMES, Candle, Timeframe
 from signals import (
@@ -203,28 +204,13 @@ def _levels(timeframe: Timeframe, candles: list[Candle]) -> dict[str, Any]:
     return levels_from_history(candles, timeframe)
 
 
-def off_event_loop(work: Callable[[], T]) -> T:
-    """Run CPU-heavy ``work`` on a real OS thread when the server runs under gevent (threading monkey-patched), so
-    the event loop goes on serving meanwhile; inline otherwise (the request already has a thread of its own)."""
-    try:
-        from gevent import monkey
-    except ImportError:
-        return work()
-    if not monkey.is_module_patched("threading"):
-        return work()
-    import gevent
-
-    result: T = gevent.get_hub().threadpool.apply(work)
-    return result
-
-
 class HistorySignals:
     """Signals and overlays of symbols no tracker follows, computed from their history for a request.
 
     Nothing is added to the feed, nothing waits for a tracker. ``history(symbol, timeframe)`` gives the candles
     (at most ``HISTORY_CANDLES`` of them are used). Answers are kept ``ttl`` seconds in an LRU of ``size`` entries;
     one computation runs at a time (they are CPU-bound: more at once would only take turns with the feed thread
-    for the interpreter), off the event loop under gevent. Any thread.
+    for the interpreter), on a native thread (feeds/cpu_pool.py) so the event loop goes on serving. Any thread.
     """
 
     def __init__(self, history: Callable[[str, Timeframe], list[Candle]],
@@ -265,7 +251,7 @@ class HistorySignals:
             hit = self._lookup(key)  # computed by a request this one waited for
             if hit is not None:
                 return hit[1]  # type: ignore[no-any-return]
-            value = off_event_loop(lambda: compute(candles))
+            value = cpu_pool.run(compute, candles)
             self.computed += 1
         with self._lock:
             self._cache[key] = (self.clock() + self.ttl, value)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 from tests_support import FakeClock, wait_for
 
@@ -243,38 +240,3 @@ def test_untracked_signals_come_from_a_bounded_history_and_are_cached_briefly() 
     untracked.signal_list("AMD", Timeframe.M1)  # a third entry: the least recently used one (levels) goes
     untracked.overlays("NVDA", Timeframe.M1)
     assert untracked.computed == 5 and len(asked) == 5
-
-
-GEVENT_PROBE = r'''
-from gevent import monkey
-monkey.patch_all()
-import time
-import gevent
-from gevent.monkey import get_original
-from api.signal_bridge import off_event_loop
-native = get_original("_thread", "get_ident")
-ticks = []
-def ticker():
-    for _ in range(5):
-        ticks.append(1)
-        gevent.sleep(0.01)
-greenlet = gevent.spawn(ticker)
-def work():
-    end = time.perf_counter() + 0.3
-    while time.perf_counter() < end:
-        pass
-    return native()
-where = off_event_loop(work)
-print(where != native(), len(ticks))
-greenlet.join()
-'''
-
-
-def test_history_computation_leaves_the_gevent_loop_free() -> None:
-    """Under gevent (the server's default) the CPU-bound computation runs on a real thread: other greenlets run
-    meanwhile."""
-    done = subprocess.run([sys.executable, "-c", GEVENT_PROBE], capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).resolve().parents[2])
-    assert done.returncode == 0, done.stderr
-    other_thread, ticks = done.stdout.split()
-    assert other_thread == "True" and int(ticks) == 5
