@@ -397,6 +397,13 @@ class Hub:
     def _take_symbol(self, connection: Connection, symbol: str) -> p.ProtocolError | None:
         """Have the feed stream ``symbol`` for ``connection`` within its new-symbol limits (under the lock, so a
         release of the symbol by housekeeping cannot slip in between)."""
+        # A source that can tell at once (the simulated market's universe) refuses an unknown symbol here, rather than
+        # the feed retrying it in vain while it holds a place in the client's quota.
+        knows = getattr(self.feed.source, "knows", None)
+        if knows is not None and not knows(symbol):
+            # invalid_symbol: the contract's codes are a closed set that clients of the original designs switch on.
+            return p.ProtocolError(p.ErrorCode.INVALID_SYMBOL, f"unknown symbol: the simulated market has no symbol "
+                                   f"{symbol} (GET /api/v1/symbols?q=... lists its symbols)")
         held = self.quota.holds(connection.id, symbol)
         reason = self.quota.hold(connection.id, symbol, shared=symbol in self.settings.symbols)
         if reason is not None:

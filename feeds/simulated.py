@@ -291,6 +291,10 @@ class SimulatedSource:
 
     # -- random generators -------------------------------------------------------------------------------------
 
+    def knows(self, symbol: str) -> bool:
+        """Whether this market prices ``symbol``: a subscription to one it does not is refused at once."""
+        return self.any_symbol or shipped().resolve(symbol) is not None
+
     def _path_symbol(self, symbol: str) -> str:
         """The symbol whose path prices ``symbol`` (``EURUSD`` → ``EURUSD=X``); UnknownSymbol if there is none."""
         instrument = shipped().resolve(symbol)

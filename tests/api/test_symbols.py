@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 import websocket
-from tests_support import wait_for
+from tests_support import WsClient, wait_for
 
 PAIRS = {"EURUSD": "EURUSD=X", "GBPUSD": "GBPUSD=X", "USDJPY": "JPY=X", "AUDUSD": "AUDUSD=X", "USDCAD": "CAD=X",
          "USDCHF": "CHF=X", "NZDUSD": "NZDUSD=X"}
@@ -153,3 +153,28 @@ def test_currency_pairs_and_precision_over_websocket(inproc_server) -> None:  # 
     finally:
         ws.close()
     assert {"EURUSD", "USDJPY"} <= set(server.services.feed.symbols)
+
+
+def test_subscribing_to_a_symbol_outside_the_universe_is_refused_at_once(inproc_server) -> None:  # type: ignore[no-untyped-def]
+    server = inproc_server(symbols="AAPL")
+    client = WsClient(server.ws_url + "/ws")
+    try:
+        assert client.recv()["type"] == "welcome"
+        client.send({"type": "subscribe", "data": {"channel": "market_data", "symbol": "ZZZZ"}})
+        error = client.recv()
+        assert error["type"] == "error" and error["data"]["code"] == "invalid_symbol"
+        assert error["data"]["message"].startswith("unknown symbol") and "ZZZZ" in error["data"]["message"]
+        client.send({"type": "subscribe", "data": {"channel": "market_data", "symbol": "MSFT"}})
+        assert client.recv_until(lambda m: m["type"] == "subscribed")["data"]["symbol"] == "MSFT"
+    finally:
+        client.close()
+    assert "ZZZZ" not in server.services.feed.symbols
+    # A seed-dialect URL naming one is closed with 1008 and the reason.
+    ws = websocket.create_connection(server.ws_url + "/ws/market/ZZZZ/1m", timeout=10)
+    try:
+        opcode, payload = ws.recv_data()
+        while opcode != websocket.ABNF.OPCODE_CLOSE:
+            opcode, payload = ws.recv_data()
+        assert int.from_bytes(payload[:2], "big") == 1008 and b"ZZZZ" in payload
+    finally:
+        ws.close()
