@@ -13,6 +13,9 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# The benchmarks also use the project's own modules (feeds.universe…), found from the repository root.
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
 
 
 def free_port() -> int:

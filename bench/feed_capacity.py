@@ -28,22 +28,10 @@ import websocket
 # Run as a script (python bench/feed_capacity.py), this folder is sys.path[0]: the shared helpers import by name.
 from _support import clean_env, free_port, start_app, stop
 
-# Real tickers (S&P 500 members), so the simulated market's symbol universe knows them.
-TICKERS = (
-    "AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "GOOG", "META", "TSLA", "AVGO", "BRK-B", "JPM", "LLY", "V", "UNH",
-    "XOM", "MA", "JNJ", "PG", "HD", "COST", "ABBV", "MRK", "CVX", "KO", "PEP", "ADBE", "WMT", "BAC", "CRM", "NFLX",
-    "AMD", "TMO", "ACN", "MCD", "CSCO", "LIN", "ABT", "ORCL", "DHR", "INTC", "WFC", "DIS", "TXN", "VZ", "PM",
-    "CMCSA", "NEE", "AMGN", "INTU", "IBM", "QCOM", "CAT", "UNP", "LOW", "SPGI", "HON", "GE", "BA", "AMAT", "RTX",
-    "NOW", "ISRG", "GS", "ELV", "PLD", "BKNG", "MS", "T", "DE", "SYK", "BLK", "MDT", "LMT", "TJX", "ADP", "VRTX",
-    "GILD", "CB", "ADI", "SCHW", "C", "LRCX", "MDLZ", "REGN", "CVS", "CI", "BSX", "PGR", "ZTS", "MO", "SO", "ETN",
-    "TMUS", "BDX", "DUK", "SLB", "EOG", "AON", "ITW", "APD", "CME", "MU", "PNC", "CSX", "KLAC", "SNPS", "CDNS",
-    "ICE", "NOC", "EQIX", "SHW", "CL", "WM", "USB", "MCK", "FDX", "EMR", "HUM", "TGT", "ORLY", "MPC", "PSX", "APH",
-    "NSC", "MAR", "PH", "GD", "MCO", "ROP", "ECL", "AJG", "CTAS", "TDG", "AZO", "MSI", "HCA", "NXPI", "ADSK", "CARR",
-    "EW", "MET", "AIG", "PCAR", "TT", "TRV", "OXY", "PSA", "WELL", "AFL", "SRE", "ROST", "MNST", "KMB", "DXCM",
-    "CHTR", "JCI", "HLT", "AEP", "PAYX", "FTNT", "KHC", "GIS", "SPG", "CCI", "MCHP", "F", "GM", "DOW", "O", "IDXX",
-    "YUM", "COF", "BK", "AMP", "KMI", "ALL", "CPRT", "EXC", "CTSH", "ODFL", "VLO", "BIIB", "A", "PRU", "FAST",
-    "OTIS", "KR", "XEL", "IQV", "LHX", "DLR", "SYY", "AME", "CMI", "GWW", "ED", "HSY", "ROK", "DD", "EA",
-)
+from feeds.universe import first_symbols
+
+# Real tickers, so the simulated market's symbol universe knows them.
+TICKERS = first_symbols(200)
 TIMEFRAMES = 7
 WATCHED = 5
 

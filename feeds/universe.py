@@ -204,3 +204,10 @@ def shipped() -> Universe:
             if _shipped is None:
                 _shipped = load()
     return _shipped
+
+
+def first_symbols(count: int, asset_class: AssetClass = AssetClass.EQUITY) -> tuple[str, ...]:
+    """The first ``count`` all-letter symbols of one asset class, alphabetically (``A``, ``AAD``, ``AAPL``…): many
+    real tickers for benchmarks and tests."""
+    plain = sorted(i.symbol for i in shipped() if i.asset_class is asset_class and i.symbol.isalpha())
+    return tuple(plain[:count])
