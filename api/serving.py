@@ -52,13 +52,16 @@ def serve(app: Any, settings: Settings) -> None:
     if not gevent_patched():
         raise RuntimeError("serving without --dev needs the gevent monkey-patching that `python app.py` applies")
     import gevent
+    from gevent.pool import Pool
     from gevent.pywsgi import WSGIServer
 
     services = app.server.extensions["tickstream"]
     raise_open_file_limit(settings.max_connections)
     # log=None: no access line per request (a WebSocket client or a poller would flood the log); errors still go
     # to our logger.
-    http = WSGIServer((settings.host, settings.port), app.server, log=None, error_log=_ErrorLog())
+    # A pool (unbounded; the WebSocket caps bound the connections) so that shutdown can wait for the requests in
+    # flight: with gevent's default spawning there is nothing to wait on and they would be cut.
+    http = WSGIServer((settings.host, settings.port), app.server, log=None, error_log=_ErrorLog(), spawn=Pool())
     stopping: list[bool] = []
 
     def shutdown(signum: int) -> None:

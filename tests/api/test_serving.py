@@ -3,6 +3,7 @@ proxies, frames announcing too much, a clean shutdown with 1001, and CPU work of
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -287,3 +288,28 @@ print(raise_open_file_limit(2000), resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     assert out.returncode == 0, out.stderr
     limit, soft, hard = (int(x) for x in out.stdout.split())
     assert limit == soft == min(2000 + 1024, hard)
+
+
+def test_a_request_in_flight_at_sigterm_is_answered(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server("--interval", "0.1", "--symbols", "AAPL")
+    assert server.proc is not None
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        # A first request on the connection: the server has it in hand (keep-alive) before the signal.
+        connection.request("GET", "/api/v1/market-data/AAPL")
+        first = connection.getresponse()
+        assert first.status == 200 and first.read()
+        # The second request is half sent when shutdown begins, and completed after it has.
+        raw = connection.sock
+        raw.sendall(b"GET /api/v1/market-data/AAPL/history?period=1d&interval=5m HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        server.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: "shutting down (SIGTERM)" in server.log_tail(), 10, 0.05, "shutdown to begin")
+        raw.sendall(b"Connection: close\r\n\r\n")
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    finally:
+        connection.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert b'"interval":"5m"' in answer
+    assert server.proc.wait(15) == 0
