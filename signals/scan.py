@@ -53,13 +53,16 @@ def first_above(values: FloatArray, starts: IntArray, thresholds: FloatArray) ->
     """For each query q: the smallest j >= starts[q] with values[j] > thresholds[q] (strictly), or -1."""
     negated = -np.asarray(values, dtype=np.float64)
     # values[j] > v  <=>  -values[j] < -v; nextafter turns the strict test into the "<=" the table answers.
-    limits = np.nextafter(-np.asarray(thresholds, dtype=np.float64), -np.inf)
+    # At the largest finite threshold the step goes to -inf, which is the right bound: no overflow to report.
+    with np.errstate(over="ignore"):
+        limits = np.nextafter(-np.asarray(thresholds, dtype=np.float64), -np.inf)
     return first_at_or_below(negated, starts, limits)
 
 
 def first_below(values: FloatArray, starts: IntArray, thresholds: FloatArray) -> IntArray:
     """For each query q: the smallest j >= starts[q] with values[j] < thresholds[q] (strictly), or -1."""
-    limits = np.nextafter(np.asarray(thresholds, dtype=np.float64), -np.inf)
+    with np.errstate(over="ignore"):
+        limits = np.nextafter(np.asarray(thresholds, dtype=np.float64), -np.inf)
     return first_at_or_below(np.asarray(values, dtype=np.float64), starts, limits)
 
 
