@@ -2,7 +2,7 @@
 
 Usage: python bench/feed_capacity.py [--symbols 200] [--interval 0.1] [--seconds 70] [--warmup 900]
 
-The app runs the simulated market with ``--symbols`` start-up symbols (real S&P 500 tickers) at ``--interval``.
+The app runs the simulated market with ``--symbols`` start-up symbols (real tickers of the shipped universe) at ``--interval``.
 A WebSocket client subscribes to the ``ticks`` of five of them and records, per symbol, the gap between the
 timestamps of consecutive ticks: the feed stamps each tick when it samples the symbol in an iteration, so the gaps
 are the feed's iteration spacing, whatever the delivery does. Two phases: while the signal trackers are being
