@@ -2,11 +2,11 @@
 
 Usage: python bench/feed_capacity.py [--symbols 200] [--interval 0.1] [--seconds 70] [--warmup 900]
 
-The app runs the simulated market with ``--symbols`` start-up symbols (real tickers of the shipped universe) at ``--interval``.
-A WebSocket client subscribes to the ``ticks`` of five of them and records, per symbol, the gap between the
-timestamps of consecutive ticks: the feed stamps each tick when it samples the symbol in an iteration, so the gaps
-are the feed's iteration spacing, whatever the delivery does. Two phases: while the signal trackers are being
-seeded (``warmup``: until /ws/status counts one per symbol and timeframe, or ``--warmup`` seconds), then
+The app runs the simulated market with ``--symbols`` start-up symbols (real tickers of the shipped universe) at
+``--interval``. A WebSocket client subscribes to the ``ticks`` of five of them and records, per symbol, the gap
+between the timestamps of consecutive ticks: the feed stamps each tick when it samples the symbol in an iteration,
+so the gaps are the feed's iteration spacing, whatever the delivery does. Two phases: while the signal trackers are
+being seeded (``warmup``: until /ws/status counts one per symbol and timeframe, or ``--warmup`` seconds), then
 ``--seconds`` of steady state, long enough to take in a minute's edge where every 1-minute tracker recomputes.
 Peer, same run, one after the other: the same feed with 5 symbols. Target: steady p99 gap under two intervals.
 
