@@ -70,6 +70,11 @@ def metric_families(snapshot: dict[str, Any]) -> Iterator[Metric]:
     yield _gauge("tickstream_feed_running", "1 while the feed thread runs", 1 if snapshot["feed_running"] else 0)
     yield _gauge("tickstream_feed_update_interval_seconds", "Seconds between feed ticks", snapshot["update_interval"])
     yield _gauge("tickstream_tracked_symbols", "Symbols the feed is tracking", len(snapshot["symbols"]))
+    yield _counter("tickstream_feed_iterations", "Feed iterations completed", snapshot.get("iterations"))
+    yield _gauge("tickstream_feed_last_iteration_seconds", "How long the last feed iteration took",
+                 snapshot.get("last_iteration_seconds"))
+    yield _gauge("tickstream_feed_max_iteration_seconds", "The longest feed iteration since start",
+                 snapshot.get("max_iteration_seconds"))
     last_tick = snapshot.get("last_tick_time")
     if last_tick is not None:
         yield _gauge("tickstream_last_tick_timestamp_seconds", "Unix time of the newest tick", last_tick)
@@ -83,6 +88,11 @@ def metric_families(snapshot: dict[str, Any]) -> Iterator[Metric]:
                                     "Failures in a row of each source", labels=["source"])
     lingering = GaugeMetricFamily("tickstream_source_lingering_calls",
                                   "Calls past their time limit still running", labels=["source"])
+    rejected_quotes = CounterMetricFamily("tickstream_source_rejected_quotes",
+                                          "Unusable quotes a source returned (dropped at the boundary)",
+                                          labels=["source"])
+    rejected_candles = CounterMetricFamily("tickstream_source_rejected_candles",
+                                           "Unusable history candles a source returned (dropped)", labels=["source"])
     for entry in snapshot["sources"]:
         labels = [str(entry["name"])]
         value = _STATE_VALUES.get(str(entry["state"]), 2)
@@ -91,7 +101,9 @@ def metric_families(snapshot: dict[str, Any]) -> Iterator[Metric]:
         failures.add_metric(labels, float(entry.get("total_failures") or 0))
         consecutive.add_metric(labels, float(entry.get("consecutive_failures") or 0))
         lingering.add_metric(labels, float(entry.get("lingering_calls") or 0))
-    yield from (state, up, failures, consecutive, lingering)
+        rejected_quotes.add_metric(labels, float(entry.get("rejected_quotes") or 0))
+        rejected_candles.add_metric(labels, float(entry.get("rejected_candles") or 0))
+    yield from (state, up, failures, consecutive, lingering, rejected_quotes, rejected_candles)
 
     cache = snapshot.get("cache")
     if cache:
@@ -132,6 +144,11 @@ def metric_families(snapshot: dict[str, Any]) -> Iterator[Metric]:
                  ws.get("symbols_awaiting_release"))
     yield _counter("tickstream_websocket_symbols_released", "Symbols the feed stopped tracking for want of clients",
                    ws.get("symbols_released"))
+    yield _gauge("tickstream_websocket_symbols_charged", "New symbols held against a connection's or address's quota",
+                 ws.get("symbols_charged"))
+    yield _gauge("tickstream_rest_symbol_leases", "Symbols kept in the feed for REST clients", ws.get("leases"))
+    yield _counter("tickstream_new_symbol_refusals", "Subscriptions and leases refused for the new-symbol limits",
+                   ws.get("new_symbol_refusals"))
 
 
 class _SnapshotCollector(Collector):

@@ -136,13 +136,15 @@ def test_families_follow_the_snapshot() -> None:
     snapshot = {
         "quotes_fetched": 7, "errors": 2, "restarts": 1, "ticks": 7, "candles_closed": 3, "uptime": 12.5,
         "feed_running": True, "update_interval": 0.5, "symbols": ["AAPL"], "last_tick_time": 1_700_000_000.0,
+        "iterations": 25, "last_iteration_seconds": 0.004, "max_iteration_seconds": 0.25,
         "sources": [{"name": "yahoo", "state": "half_open", "total_failures": 4, "consecutive_failures": 4,
-                     "lingering_calls": 1}],
+                     "lingering_calls": 1, "rejected_quotes": 3, "rejected_candles": 9}],
         "cache": {"hits": 3, "misses": 1, "stale_reads": 2, "writes": 5, "errors": 0, "hit_rate": 0.75},
         "bus": {"published": 40, "handler_errors": 0},
         "websocket": {"active_connections": 2, "subscriptions": 3, "connections_opened": 5, "messages_sent": 90,
                       "frames_sent": 80, "messages_dropped": 4, "slow_closes": 1, "bytes_sent": 4096,
-                      "aborted_connections": 1, "symbols_awaiting_release": 2, "symbols_released": 6},
+                      "aborted_connections": 1, "symbols_awaiting_release": 2, "symbols_released": 6,
+                      "symbols_charged": 11, "leases": 4, "new_symbol_refusals": 13},
     }
     exporter = PrometheusExporter(lambda: snapshot)
     values = samples(exporter.render().decode())
@@ -160,6 +162,13 @@ def test_families_follow_the_snapshot() -> None:
     assert values[("tickstream_websocket_aborted_connections_total", ())] == 1
     assert values[("tickstream_websocket_symbols_awaiting_release", ())] == 2
     assert values[("tickstream_websocket_symbols_released_total", ())] == 6
+    assert values[("tickstream_feed_iterations_total", ())] == 25
+    assert values[("tickstream_feed_max_iteration_seconds", ())] == 0.25
+    assert values[("tickstream_source_rejected_quotes_total", (("source", "yahoo"),))] == 3
+    assert values[("tickstream_source_rejected_candles_total", (("source", "yahoo"),))] == 9
+    assert values[("tickstream_websocket_symbols_charged", ())] == 11
+    assert values[("tickstream_rest_symbol_leases", ())] == 4
+    assert values[("tickstream_new_symbol_refusals_total", ())] == 13
     # A counter the hub does not report (yet) reads 0 instead of failing the scrape.
     assert values[("tickstream_websocket_heartbeat_closes_total", ())] == 0
     assert len(list(metric_families(snapshot))) == len({f.name for f in metric_families(snapshot)})
