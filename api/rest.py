@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import date
@@ -222,6 +223,8 @@ class SignalsQuery(BaseModel):
 # Signals one answer holds at most: the trackers keep 50 per (symbol, timeframe), 350 for the seven timeframes.
 MAX_SIGNALS_LIMIT = 500
 DEFAULT_SIGNALS_LIMIT = 50
+# How long a signals request waits for the trackers of a symbol the feed streams but is still seeding.
+_TRACKER_WAIT_SECONDS = 5.0
 
 
 class SignalListQuery(SignalsQuery):
@@ -302,13 +305,27 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
             raise ApiError(400, exc.code, exc.message) from None
 
     def _tracked(symbol: str, timeframe: Timeframe | None = None) -> bool:
-        """Whether trackers follow ``symbol`` (of ``timeframe``, if given); if so the feed keeps it a while longer
-        for this client. Never starts a symbol and never waits: an untracked one is answered from its history."""
+        """Whether ``symbol`` is the feed's (so its trackers answer; the feed then keeps it a while longer for this
+        client). A symbol the feed streams but whose trackers are still being seeded (after start-up, or just
+        subscribed) is waited for, at most _TRACKER_WAIT_SECONDS: answering it from a fresh history scan would
+        contradict what its trackers then stream. Never starts a symbol: one the feed does not stream is answered
+        from its history."""
         assert signals is not None
-        ready = bool(signals.trackers(symbol)) if timeframe is None else signals.tracker(symbol, timeframe) is not None
-        if ready and lease_symbol is not None:
+
+        def ready() -> bool:
+            if timeframe is None:
+                return len(signals.trackers(symbol)) >= len(signals.timeframes)
+            return signals.tracker(symbol, timeframe) is not None
+
+        if not ready():
+            if symbol not in market.feed.symbols:
+                return False
+            deadline = time.monotonic() + _TRACKER_WAIT_SECONDS
+            while not ready() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        if lease_symbol is not None:
             lease_symbol(symbol, request.remote_addr)
-        return ready
+        return True
 
     if signals is not None:
         engine = signals
