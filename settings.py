@@ -104,6 +104,15 @@ class Settings:
     # Channels a /ws connection receives until its first subscribe (e.g. "dashboard,trades"), and the profile.
     ws_default_channels: tuple[str, ...] = ()
     ws_profile: str = "tickstream"
+    # Origins allowed to put /embed/... pages in an iframe (CSP frame-ancestors); empty: the server's own only.
+    embed_origins: tuple[str, ...] = ()
+    # Paper broker (docs/trading.md): starting cash, fill model, short selling.
+    paper_cash: float = 100_000.0
+    paper_slippage_bps: float = 0.0
+    paper_max_volume_share: float = 1.0
+    paper_commission_per_order: float = 0.0
+    paper_commission_per_share: float = 0.0
+    paper_allow_short: bool = False
 
     @property
     def default_symbol(self) -> str:
@@ -157,6 +166,13 @@ _ENV_NAMES: dict[str, str] = {
     "TICKSTREAM_CORS_ORIGINS": "cors_origins",
     "TICKSTREAM_WS_DEFAULT_CHANNELS": "ws_default_channels",
     "TICKSTREAM_WS_PROFILE": "ws_profile",
+    "TICKSTREAM_EMBED_ORIGINS": "embed_origins",
+    "TICKSTREAM_PAPER_CASH": "paper_cash",
+    "TICKSTREAM_PAPER_SLIPPAGE_BPS": "paper_slippage_bps",
+    "TICKSTREAM_PAPER_MAX_VOLUME_SHARE": "paper_max_volume_share",
+    "TICKSTREAM_PAPER_COMMISSION_PER_ORDER": "paper_commission_per_order",
+    "TICKSTREAM_PAPER_COMMISSION_PER_SHARE": "paper_commission_per_share",
+    "TICKSTREAM_PAPER_ALLOW_SHORT": "paper_allow_short",
 }
 
 
@@ -178,9 +194,10 @@ def _cast(name: str, raw: Any) -> Any:
                 "max_new_symbols_per_connection", "max_new_symbols_per_address"):
         return int(raw)
     if name in ("update_interval", "replay_speed", "ws_heartbeat_interval", "ws_batch_interval",
-                "ws_max_messages_per_second", "source_timeout"):
+                "ws_max_messages_per_second", "source_timeout", "paper_cash", "paper_slippage_bps",
+                "paper_max_volume_share", "paper_commission_per_order", "paper_commission_per_share"):
         return float(raw)
-    if name in ("debug", "bench_peer_route", "dev", "sim_any_symbol"):
+    if name in ("debug", "bench_peer_route", "dev", "sim_any_symbol", "paper_allow_short"):
         return raw if isinstance(raw, bool) else _parse_bool(str(raw))
     if name in ("sources", "keyed_sources"):
         items = raw.split(",") if isinstance(raw, str) else list(raw)
@@ -190,7 +207,7 @@ def _cast(name: str, raw: Any) -> Any:
     if name == "symbols":
         items = raw.split(",") if isinstance(raw, str) else list(raw)
         return tuple(dict.fromkeys(parse_symbol(s) for s in items if str(s).strip()))
-    if name in ("trusted_proxies", "cors_origins"):
+    if name in ("trusted_proxies", "cors_origins", "embed_origins"):
         # Space- or comma-separated lists.
         items = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
         return tuple(dict.fromkeys(str(s).strip() for s in items if str(s).strip()))
@@ -231,6 +248,11 @@ def _validate(settings: Settings) -> Settings:
             ipaddress.ip_network(entry, strict=False)
         except ValueError:
             raise ValueError(f"TICKSTREAM_TRUSTED_PROXIES: {entry!r} is not an IP address or network") from None
+    for name in ("paper_cash", "paper_slippage_bps", "paper_commission_per_order", "paper_commission_per_share"):
+        if getattr(settings, name) < 0:
+            raise ValueError(f"{name} must not be negative")
+    if not 0 < settings.paper_max_volume_share <= 1:
+        raise ValueError("paper_max_volume_share must be in (0, 1]")
     if settings.ws_profile not in WS_PROFILES:
         raise ValueError(f"TICKSTREAM_WS_PROFILE must be one of {', '.join(WS_PROFILES)}, got {settings.ws_profile!r}")
     check_sources(settings)
