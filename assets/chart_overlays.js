@@ -246,16 +246,20 @@
                  unbounded: unbounded };
     }
 
-    // Entries overlapping [lo, hi], in start order for the bounded ones.
+    // Visit the entries overlapping [lo, hi], in start order for the bounded ones; returns how many entries it
+    // examined (the cost, which tests bound).
     function overlapping(index, lo, hi, visit) {
+        let examined = index.unbounded.length;
         for (let i = lowerBound(index.keys, lo - index.longest); i < index.keys.length; i += 1) {
             const e = index.bounded[i];
+            examined += 1;
             if (e.start > hi) { break; }
             if (e.end >= lo) { visit(e.item); }
         }
         index.unbounded.forEach(function (e) {
             if (e.start <= hi) { visit(e.item); }
         });
+        return examined;
     }
 
     function sortedIndex(items, keyOf) {
@@ -349,7 +353,8 @@
         const traces = emptyTraces(OVERLAY_UIDS);
         const counts = { swingHighs: 0, swingLows: 0, fvg: 0, breaks: 0, levels: 0, levelLines: 0, buy: 0,
                          sell: 0 };
-        const built = { traces: traces, counts: counts };
+        // `examined`: index entries looked at, the build's cost (it follows the objects near the window).
+        const built = { traces: traces, counts: counts, examined: 0 };
         const times = candles.times;
         const n = times.length;
         const start = Math.max(0, range ? range.start : 0);
@@ -371,6 +376,7 @@
         for (let i = lowerBound(swings.keys, lo); i < swings.keys.length && swings.keys[i] <= times[end - 1];
             i += 1) {
             const p = swings.items[i];
+            built.examined += 1;
             if (!finite(p.price)) { continue; }
             const high = p.kind === "high";
             const trace = traces[high ? "swing-high" : "swing-low"];
@@ -381,7 +387,7 @@
         }
 
         // Gaps: one closed rectangle per gap, cut to the window; a mitigated gap ends at its mitigation.
-        overlapping(index.zones, lo, hi, function (z) {
+        built.examined += overlapping(index.zones, lo, hi, function (z) {
             if (!finite(z.top) || !finite(z.bottom)) { return; }
             const x0 = Math.max(z.time, lo);
             const x1 = Math.min(zoneEnd(z), hi);
@@ -401,7 +407,7 @@
 
         // Structure breaks: a level from the broken swing to the breaking candle, labelled in its middle.
         const labels = traces["break-label"];
-        overlapping(index.breaks, lo, hi, function (b) {
+        built.examined += overlapping(index.breaks, lo, hi, function (b) {
             if (!finite(b.level)) { return; }
             const x0 = Math.max(Math.min(b.swing_time, b.time), lo);
             const x1 = Math.min(Math.max(b.swing_time, b.time), hi);
@@ -427,6 +433,7 @@
         let k = Math.max(0, lowerBound(levels.keys, lo + half) - 1);
         for (; k < levels.items.length; k += 1) {
             const period = levels.items[k];
+            built.examined += 1;
             const last = k === levels.items.length - 1;
             const from = period.period_start - half;
             if (from > hi) { break; }
@@ -464,6 +471,7 @@
             const sig = indexSignals(signals);
             for (let i = lowerBound(sig.keys, lo); i < sig.keys.length && sig.keys[i] <= times[end - 1]; i += 1) {
                 const s = sig.items[i];
+                built.examined += 1;
                 const at = lowerBound(times, s.time);
                 if (at >= end || times[at] !== s.time) { continue; }
                 const buy = s.side === SIDES.BUY;
