@@ -74,6 +74,8 @@
             first = Math.max(0, n - o.initial);
             from = times[first];
             to = times[n - 1];
+        } else if (!isFinite(view.from) || !isFinite(view.to)) {
+            return slice(times, null, opts);
         } else {
             from = Math.min(view.from, view.to);
             to = Math.max(view.from, view.to);
@@ -147,6 +149,33 @@
         return null;
     }
 
+    // The x range a Plotly relayout event sets, as a view for slice(): {from, to} in Unix seconds, null when the
+    // axis went back to autorange (follow the latest), undefined when the event does not touch the x axis (a
+    // y-only zoom, a legend click) or its range cannot be read. `parse` turns a Plotly date into Unix seconds
+    // (tickstream.format.fromPlotX with the chart's zone); `axis` defaults to "xaxis".
+    function viewFromRelayout(event, parse, axis) {
+        if (!event) {
+            return undefined;
+        }
+        const name = axis || "xaxis";
+        if (event[name + ".autorange"] === true) {
+            return null;
+        }
+        let range = event[name + ".range"];
+        if (!Array.isArray(range)) {
+            if (event[name + ".range[0]"] === undefined || event[name + ".range[1]"] === undefined) {
+                return undefined;
+            }
+            range = [event[name + ".range[0]"], event[name + ".range[1]"]];
+        }
+        const from = parse(range[0]);
+        const to = parse(range[1]);
+        if (typeof from !== "number" || typeof to !== "number" || !isFinite(from) || !isFinite(to)) {
+            return undefined;
+        }
+        return { from: Math.min(from, to), to: Math.max(from, to) };
+    }
+
     const api = {
         TIMEFRAMES: TIMEFRAMES,
         SECONDS: SECONDS,
@@ -157,6 +186,7 @@
         slice: slice,
         needsReslice: needsReslice,
         coarser: coarser,
+        viewFromRelayout: viewFromRelayout,
     };
     if (typeof window !== "undefined") {
         window.tickstream = Object.assign(window.tickstream || {}, { chartWindow: api });

@@ -140,3 +140,19 @@ test("coarser: the next timeframe whose candles fit", () => {
     assert.equal(win.coarser("2m", 3000, 1500), null);
     assert.equal(win.coarser("1m", 3000), "5m");
 });
+
+test("viewFromRelayout reads what Plotly's relayout events say about the x axis", () => {
+    const format = require("../../assets/chart_format.js");
+    const parse = (x) => format.fromPlotX(x, "UTC");
+    assert.deepEqual(win.viewFromRelayout({ "xaxis.range[0]": "1970-01-01 00:10:00",
+                                            "xaxis.range[1]": "1970-01-01 00:20:00.5" }, parse),
+                     { from: 600, to: 1200.5 });
+    assert.deepEqual(win.viewFromRelayout({ "xaxis.range": ["1970-01-01 00:20", "1970-01-01 00:10"] }, parse),
+                     { from: 600, to: 1200 });
+    assert.equal(win.viewFromRelayout({ "xaxis.autorange": true }, parse), null);
+    assert.equal(win.viewFromRelayout({ "yaxis.range[0]": 1, "yaxis.range[1]": 2 }, parse), undefined);
+    assert.equal(win.viewFromRelayout({ "xaxis.range": ["soon", "later"] }, parse), undefined);
+    assert.equal(win.viewFromRelayout(null, parse), undefined);
+    // A view that is not a number follows the latest.
+    assert.deepEqual(win.slice(minutes(1000), { from: NaN, to: 5 }), win.slice(minutes(1000), null));
+});
