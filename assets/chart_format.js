@@ -213,17 +213,18 @@
         return wall - zoneOffsetMinutes(wall, timeZone) * 60;
     }
 
-    // A candle's time for people: "2026-03-08" on daily candles, else "2026-03-08 14:05" (seconds only when the
-    // instant has them), in the zone given (UTC by default).
+    // A candle's time for people: "2026-03-08 14:05" (seconds only when the instant has them) in the zone given
+    // (UTC by default); on daily candles their date, "2026-03-08": a daily candle is a UTC day, so its date is
+    // read in UTC whatever the zone (New York would otherwise show the day before).
     function time(unixSeconds, options) {
         if (!isNumber(unixSeconds)) {
             return DASH;
         }
         const o = options || {};
-        const d = wallClock(unixSeconds, o.timeZone);
         if (o.timeframe === "1d") {
-            return dateText(d);
+            return dateText(new Date(unixSeconds * 1000));
         }
+        const d = wallClock(unixSeconds, o.timeZone);
         let text = dateText(d) + " " + pad2(d.getUTCHours()) + ":" + pad2(d.getUTCMinutes());
         if (d.getUTCSeconds()) {
             text += ":" + pad2(d.getUTCSeconds());

@@ -230,6 +230,20 @@
             return this;
         }
 
+        // Candles from `index` on were re-read (a resync after lost messages): replace their closes with
+        // `closes` and recompute from there, O(closes) when they are the last few.
+        replaceFrom(index, closes) {
+            const from = Math.max(0, Math.min(this.close.length, index));
+            const arrays = [this.close, this.avgGain, this.avgLoss, this.macdFast, this.macdSlow, this.macdRaw,
+                            this.signalRaw];
+            Object.keys(this.s).forEach((name) => arrays.push(this.s[name]));
+            arrays.forEach((array) => { array.length = from; });
+            for (let i = 0; i < closes.length; i += 1) {
+                this.append(closes[i]);
+            }
+            return this;
+        }
+
         // Older candles' closes (oldest first), loaded when the user scrolled back: recompute all.
         prepend(olderCloses) {
             return this.setAll(olderCloses.concat(this.close));

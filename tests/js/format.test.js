@@ -106,6 +106,10 @@ test("time: date only on daily candles, else date and time, in the zone", () => 
     assert.equal(format.time(t, { timeZone: "UTC", timeframe: "1m" }), "2026-07-01 22:05");
     assert.equal(format.time(t, { timeZone: "Europe/Berlin", timeframe: "1h" }), "2026-07-02 00:05");
     assert.equal(format.time(t, { timeZone: "UTC", timeframe: "1d" }), "2026-07-01");
+    // A daily candle is its UTC day in every zone.
+    const day = Date.UTC(2026, 6, 1) / 1000;
+    assert.equal(format.time(day, { timeZone: "America/New_York", timeframe: "1d" }), "2026-07-01");
+    assert.equal(format.time(day, { timeZone: "America/New_York", timeframe: "1h" }), "2026-06-30 20:00");
     assert.equal(format.time(t + 7, {}), "2026-07-01 22:05:07");
     assert.equal(format.time(null, {}), "\u2014");
 });

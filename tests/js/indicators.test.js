@@ -128,6 +128,14 @@ test("IndicatorBook: ticks, new candles and older history equal a whole recomput
     }
     sameAsWhole(book, "after more");
     assert.deepEqual(book.closes(), all);
+    // A resync replaces the last candles (one of them newly inserted) and recomputes from there.
+    const fixed = all.slice(0, 390).concat([1, 2, 3], all.slice(391, 395));
+    book.replaceFrom(385, fixed.slice(385));
+    assert.deepEqual(book.closes(), fixed);
+    sameAsWhole(book, "after replaceFrom");
+    book.replaceFrom(10000, [7]);
+    assert.equal(book.length, fixed.length + 1);
+    sameAsWhole(book, "after replaceFrom past the end");
     // updateLast on an empty book appends.
     const fresh = new ind.IndicatorBook();
     fresh.updateLast(5);
