@@ -33,6 +33,12 @@ FIGURE_JS = """() => { const gd = document.querySelector('#chart-graph .js-plotl
             ticks: Array.from(gd.querySelectorAll('.xtick text')).map(t => t.textContent)}; }"""
 
 
+# Show [from, from + seconds] as a user's pan or zoom would (a relayout of the x range).
+PAN_JS = """([t, seconds]) => { const gd = document.querySelector('#chart-graph .js-plotly-plot');
+    const f = window.tickstream.format; const z = window.tickstream.chart.state().timeZone;
+    return Plotly.relayout(gd, {'xaxis.range[0]': f.plotX(t, z), 'xaxis.range[1]': f.plotX(t + seconds, z)}); }"""
+
+
 def state(page: Page) -> dict[str, Any]:
     return page.evaluate(STATE_JS) or {}
 
@@ -73,7 +79,8 @@ def test_chart_renders_and_updates_live(make_server, page, screenshot) -> None: 
     assert after["mainRedraws"] < after["redraws"]
     drawn = figure(browser_page)
     assert drawn["shapes"] == 0, "overlays are traces, never layout shapes"
-    assert drawn["traces"]["price"]["n"] == state(browser_page)["slice"]["end"] - state(browser_page)["slice"]["start"] - 1
+    window = state(browser_page)["slice"]
+    assert drawn["traces"]["price"]["n"] == window["end"] - window["start"] - 1  # the forming candle is live
     live_candle = browser_page.locator("#chart-live-layer .live-body")
     assert live_candle.count() == 1 and live_candle.get_attribute("fill")
 
@@ -105,10 +112,7 @@ def test_windowing_keeps_the_plotted_candles_bounded(make_server, page, screensh
 
     # Pan to the oldest candles: the window moves there, still bounded, and its overlays come with it.
     first = s["firstTime"]
-    browser_page.evaluate("""(t) => { const gd = document.querySelector('#chart-graph .js-plotly-plot');
-        const f = window.tickstream.format; const z = window.tickstream.chart.state().timeZone;
-        return Plotly.relayout(gd, {'xaxis.range[0]': f.plotX(t, z), 'xaxis.range[1]': f.plotX(t + 150 * 60, z)}); }""",
-                          first + 600)
+    browser_page.evaluate(PAN_JS, [first + 600, 150 * 60])
     wait_for(lambda: (st := state(browser_page))["slice"]["start"] < 200 and not st["view"]["follow"], 10, 0.1,
              "the window at the oldest candles")
     drawn = figure(browser_page)
@@ -116,10 +120,7 @@ def test_windowing_keeps_the_plotted_candles_bounded(make_server, page, screensh
     assert drawn["traces"]["price"]["x0"] <= drawn["xaxis"]["range"][0]
 
     # Zoomed out past 1,500 candles: still at most 1,500 plotted, and the next coarser timeframe is offered.
-    browser_page.evaluate("""(t) => { const gd = document.querySelector('#chart-graph .js-plotly-plot');
-        const f = window.tickstream.format; const z = window.tickstream.chart.state().timeZone;
-        return Plotly.relayout(gd, {'xaxis.range[0]': f.plotX(t, z), 'xaxis.range[1]': f.plotX(t + 3000 * 60, z)}); }""",
-                          first)
+    browser_page.evaluate(PAN_JS, [first, 3000 * 60])
     wait_for(lambda: browser_page.locator("#chart-coarser").is_visible(), 10, 0.1, "the coarser timeframe offer")
     assert figure(browser_page)["traces"]["price"]["n"] <= 1500
     assert "switch to 5m" in text(browser_page, "#chart-coarser")

@@ -62,7 +62,7 @@ def test_indicator_panes_stack_under_the_volume_pane_in_order() -> None:
     # Bottom up: MACD, RSI, volume, price; none overlap.
     order = [both["yaxis4"], both["yaxis3"], both["yaxis2"], both["yaxis"]]
     assert order[0][0] == 0.0 and order[-1][1] == 1.0
-    for lower, upper in zip(order, order[1:]):
+    for lower, upper in zip(order, order[1:], strict=False):
         assert lower[1] < upper[0]
     only_macd = pane_domains({"macd"})
     assert only_macd["yaxis3"] == [0.0, 0.0] and only_macd["yaxis4"][0] == 0.0
