@@ -21,13 +21,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from api import protocol as p
 from feeds.bus import InProcessBus
 from feeds.candles import CandleEvent
 from feeds.models import OptionChain, Tick, Timeframe
-from signals.tracker import TrackerSnapshot
+from signals.tracker import SignalTracker, TrackerSnapshot
 from trading.alert_store import AlertStore, HistoryEntry
 from trading.alerts import (
     AlertEngine,
@@ -58,6 +58,20 @@ OptionsLookup = Callable[[str], OptionChain]
 
 class RuleLimitReached(Exception):
     pass
+
+
+class _Trackers(Protocol):
+    def tracker(self, symbol: str, timeframe: Timeframe) -> SignalTracker | None: ...
+
+
+def tracker_snapshots(engine: _Trackers) -> TrackerLookup:
+    """The tracker snapshot of (symbol, timeframe) from the signal engine (api/signal_bridge.py), None without one."""
+
+    def lookup(symbol: str, timeframe: Timeframe) -> TrackerSnapshot | None:
+        tracker = engine.tracker(symbol, timeframe)
+        return tracker.snapshot if tracker is not None else None
+
+    return lookup
 
 
 def alert_data(alert_id: str, rule_id: str, level: str, symbol: str | None, message: str, time_: float,
