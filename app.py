@@ -25,7 +25,7 @@ from api.alert_routes import create_alert_blueprint, symbol_checker
 from api.client_address import TrustedProxyFix
 from api.errors import init_error_handlers
 from api.health import health_body
-from api.hub import Hub
+from api.hub import RELEASE_GRACE_SECONDS, Hub
 from api.metrics import live_data
 from api.openapi import create_openapi_blueprint
 from api.origins import init_origin_policy
@@ -86,6 +86,8 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
                           options=market.options_chain, keep_symbol=feed.add_symbol)
     hub = Hub(bus, feed, settings, signals_provider=signals.overlays,
               snapshot_provider=alerts.snapshot_provider(signals.snapshot), agent_status=signals.agent_status)
+    # A symbol no rule watches any more leaves the feed like one no subscription uses (unless one does).
+    alerts.release_symbol = lambda symbol: hub.lease_symbol(symbol, None, seconds=RELEASE_GRACE_SECONDS)
     services = Services(settings, source, bus, feed, market, hub, signals, alerts)
     server.extensions["tickstream"] = services
 

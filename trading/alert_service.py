@@ -102,6 +102,8 @@ class AlertService:
         self.tracker = tracker
         self.options = options
         self.keep_symbol = keep_symbol
+        # Told of a symbol no rule watches any more (app.py: the hub lets it go unless a subscription holds it).
+        self.release_symbol: Callable[[str], object] | None = None
         self.max_rules = max_rules
         self.options_interval = options_interval
         self.max_option_symbols = max_option_symbols
@@ -127,6 +129,7 @@ class AlertService:
         self._stop.clear()
         self._unsubscribe = self.bus.subscribe(self.on_event)
         self.webhooks.start()
+        self.resume_webhooks()
         for name, target in (("alert-dispatch", self._dispatch_loop), ("alert-watch", self._watch_loop)):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -173,17 +176,28 @@ class AlertService:
             return self.engine.get(rule_id)
 
     def delete_rule(self, rule_id: str) -> AlertRule | None:
+        watched = False
         with self._lock:
             rule = self.engine.remove(rule_id)
             if rule is not None:
                 self.store.delete_rule(rule_id)
+                watched = rule.symbol is not None and any(r.symbol == rule.symbol for r in self.engine.rules())
+        if rule is not None and rule.symbol is not None and not watched:
+            self._release({rule.symbol})
         return rule
 
     def delete_all(self) -> int:
         with self._lock:
+            symbols = {r.symbol for r in self.engine.rules() if r.symbol is not None}
             count = self.store.delete_all_rules()
             self.engine.clear()
+        self._release(symbols)
         return count
+
+    def _release(self, symbols: set[str]) -> None:
+        if self.release_symbol is not None:
+            for symbol in sorted(symbols):
+                self.release_symbol(symbol)
 
     def history(self, limit: int = 100, rule_id: str | None = None) -> list[dict[str, Any]]:
         return [history_to_wire(entry) for entry in self.store.history(limit, rule_id)]
@@ -377,7 +391,7 @@ class AlertService:
     def dispatch(self, firing: Firing) -> None:
         """Store, then announce, then hand to the webhook sender."""
         url = firing.rule.webhook_url
-        self.store.record_firing(firing, "pending" if url else None)
+        self.store.record_firing(firing)
         self.fired += 1
         data = alert_data(firing.alert_id, firing.rule_id, firing.level.value, firing.symbol, firing.message,
                           firing.time, firing.condition.value)
@@ -385,6 +399,16 @@ class AlertService:
                                                       firing.time))
         if url:
             self.webhooks.submit(WebhookJob(firing.alert_id, url, {**data, "details": firing.details}))
+
+    def resume_webhooks(self) -> int:
+        """Queue again the webhooks a stopped process left pending (their alert was announced, their outcome never
+        written); returns how many."""
+        pending = self.store.pending_webhooks(self.webhooks.queue_size)
+        for entry, url in pending:
+            data = alert_data(entry.alert_id, entry.rule_id, entry.level, entry.symbol, entry.message, entry.time,
+                              entry.condition)
+            self.webhooks.submit(WebhookJob(entry.alert_id, url, {**data, "details": entry.details}))
+        return len(pending)
 
     def _webhook_result(self, alert_id: str, status: str, attempts: int, error: str | None) -> None:
         self.store.record_webhook(alert_id, status, attempts, error)

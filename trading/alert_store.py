@@ -37,6 +37,8 @@ def _v2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE history ADD COLUMN webhook_status TEXT")
     db.execute("ALTER TABLE history ADD COLUMN webhook_attempts INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE history ADD COLUMN webhook_error TEXT")
+    # The URL as it was when the rule fired: a delivery cut short by a restart is retried with it.
+    db.execute("ALTER TABLE history ADD COLUMN webhook_url TEXT")
     db.execute("CREATE INDEX history_rule ON history (rule_id, id)")
 
 
@@ -62,6 +64,15 @@ class HistoryEntry:
     webhook_status: str | None = None
     webhook_attempts: int = 0
     webhook_error: str | None = None
+
+
+_ENTRY_COLUMNS = ("alert_id, rule_id, level, symbol, message, time, condition, details, webhook_status, "
+                  "webhook_attempts, webhook_error")
+
+
+def _entry(row: tuple[Any, ...]) -> HistoryEntry:
+    return HistoryEntry(row[0], row[1], row[2], row[3], row[4], row[5], row[6], orjson.loads(row[7]), row[8],
+                        int(row[9]), row[10])
 
 
 class AlertStore:
@@ -145,15 +156,17 @@ class AlertStore:
 
     # -- firings -----------------------------------------------------------------------------------------------
 
-    def record_firing(self, firing: Firing, webhook_status: str | None = None) -> None:
-        """The firing in the history and its rule's new state, in one transaction; the oldest firings beyond
-        ``max_history`` go."""
+    def record_firing(self, firing: Firing) -> None:
+        """The firing in the history (its webhook ``pending`` when the rule has one) and its rule's new state, in
+        one transaction; the oldest firings beyond ``max_history`` go."""
+        url = firing.rule.webhook_url
 
         def record(db: sqlite3.Connection) -> None:
             db.execute("INSERT INTO history (alert_id, rule_id, level, symbol, message, time, condition, details, "
-                       "webhook_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "webhook_status, webhook_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (firing.alert_id, firing.rule_id, firing.level.value, firing.symbol, firing.message,
-                        firing.time, firing.condition.value, orjson.dumps(firing.details).decode(), webhook_status))
+                        firing.time, firing.condition.value, orjson.dumps(firing.details).decode(),
+                        "pending" if url else None, url))
             # A rule deleted meanwhile stays deleted (no row to update); its firing is history all the same.
             db.execute("UPDATE rules SET body = ? WHERE rule_id = ?",
                        (orjson.dumps(firing.rule.to_dict()).decode(), firing.rule_id))
@@ -168,8 +181,7 @@ class AlertStore:
 
     def history(self, limit: int = 100, rule_id: str | None = None) -> list[HistoryEntry]:
         """Firings newest first."""
-        sql = ("SELECT alert_id, rule_id, level, symbol, message, time, condition, details, webhook_status, "
-               "webhook_attempts, webhook_error FROM history")
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM history"
         where: list[str] = []
         args: list[Any] = []
         if rule_id is not None:
@@ -181,8 +193,25 @@ class AlertStore:
         args.append(limit)
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        return [HistoryEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], orjson.loads(r[7]), r[8], int(r[9]), r[10])
-                for r in rows]
+        return [_entry(r) for r in rows]
+
+    def pending_webhooks(self, limit: int) -> list[tuple[HistoryEntry, str]]:
+        """Firings whose webhook was still pending (the process stopped before its outcome), oldest first, with
+        their URL."""
+        with self._lock:
+            rows = self._db.execute("SELECT alert_id, webhook_url FROM history WHERE webhook_status = 'pending' "
+                                    "AND webhook_url IS NOT NULL ORDER BY id LIMIT ?", (limit,)).fetchall()
+        entries = {e.alert_id: e for e in self._entries_by_id([r[0] for r in rows])}
+        return [(entries[alert_id], url) for alert_id, url in rows if alert_id in entries]
+
+    def _entries_by_id(self, alert_ids: list[str]) -> list[HistoryEntry]:
+        if not alert_ids:
+            return []
+        marks = ",".join("?" * len(alert_ids))
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_ENTRY_COLUMNS} FROM history WHERE alert_id IN ({marks})",
+                                    alert_ids).fetchall()
+        return [_entry(r) for r in rows]
 
     def history_count(self) -> int:
         with self._lock:

@@ -65,6 +65,7 @@ class WebhookSender:
         self.timeout = timeout
         self.sleep = sleep
         self.workers = workers
+        self.queue_size = queue_size
         self._queue: queue.Queue[WebhookJob | None] = queue.Queue(maxsize=queue_size)
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()

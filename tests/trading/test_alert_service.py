@@ -208,3 +208,16 @@ def test_a_symbol_without_rules_costs_no_evaluation(bus: InProcessBus, service: 
     for n in range(100):
         bus.publish("ticks.MSFT", Tick("MSFT", T0 + n, 100.0 + n, None, None, 1.0))
     assert service.engine._last_price == {}
+
+
+def test_deleting_the_last_rule_of_a_symbol_releases_it(service: AlertService) -> None:
+    released: list[str] = []
+    service.release_symbol = released.append
+    service.add_rule(AlertRule("a", Condition.PRICE_ABOVE, "AAPL", value=1.0))
+    service.add_rule(AlertRule("b", Condition.PRICE_BELOW, "AAPL", value=1.0))
+    service.add_rule(AlertRule("c", Condition.PRICE_BELOW, "MSFT", value=1.0))
+    service.add_rule(AlertRule("d", Condition.ORDER_FILLED))
+    assert service.delete_rule("a") is not None and released == []  # rule b still watches AAPL
+    assert service.delete_rule("b") is not None and released == ["AAPL"]
+    assert service.delete_rule("b") is None
+    assert service.delete_all() == 2 and released == ["AAPL", "MSFT"]

@@ -36,8 +36,11 @@ def test_rules_and_history_survive_reopening(tmp_path: Path) -> None:
     rule = AlertRule("r1", Condition.PRICE_ABOVE, "AAPL", value=100.0, created_at=T0, webhook_url="http://h/x")
     assert store.add_rule(rule, max_rules=10)
     fired = AlertRule.from_dict({**rule.to_dict(), "enabled": False, "fired_count": 1, "last_fired_at": T0 + 1})
-    store.record_firing(_firing(fired, 1), "pending")
+    store.record_firing(_firing(fired, 1))
+    assert store.history()[0].webhook_status == "pending"
+    assert [(e.alert_id, url) for e, url in store.pending_webhooks(10)] == [("a1", "http://h/x")]
     store.record_webhook("a1", "failed", 4, "HTTP 500")
+    assert store.pending_webhooks(10) == []
     store.close()
 
     again = AlertStore.in_dir(tmp_path)

@@ -16,7 +16,7 @@ from feeds.bus import InProcessBus
 from feeds.models import Tick
 from trading.alert_service import AlertService
 from trading.alert_store import AlertStore
-from trading.alerts import AlertRule, Condition
+from trading.alerts import AlertRule, Condition, Firing, Level
 from trading.webhooks import WebhookJob, WebhookSender, check_webhook_url
 
 T0 = 1_700_000_040.0
@@ -124,6 +124,24 @@ def test_a_webhook_that_recovers_is_delivered_on_a_retry(tmp_path: Path, hooks: 
         _cross(bus)
         wait_for(lambda: service.history() and service.history()[0]["webhook"]["status"] == "delivered", 5)
         assert service.history()[0]["webhook"]["attempts"] == 3 and sleeps == [0.5, 1.0]
+    finally:
+        service.stop()
+
+
+def test_a_webhook_left_pending_by_a_stopped_process_is_sent_after_the_restart(tmp_path: Path,
+                                                                              hooks: list[Hook]) -> None:
+    hook = Hook(200)
+    hooks.append(hook)
+    rule = AlertRule("r1", Condition.PRICE_ABOVE, "AAPL", value=100.0, webhook_url=hook.url)
+    # Stored and announced, and then the process died before the webhook's outcome was written.
+    store = AlertStore.in_dir(tmp_path)
+    store.record_firing(Firing("a1", "r1", Level.INFO, "AAPL", "m", T0, rule.condition, rule, {"price": 101.0}))
+    store.close()
+    bus, sleeps = InProcessBus(), []
+    service = _service(tmp_path, bus, sleeps)
+    try:
+        wait_for(lambda: service.history()[0]["webhook"]["status"] == "delivered", 5)
+        assert [(b["alert_id"], b["message"], b["details"]) for b in hook.received] == [("a1", "m", {"price": 101.0})]
     finally:
         service.stop()
 
