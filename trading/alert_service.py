@@ -30,6 +30,7 @@ from feeds.models import OptionChain, Tick, Timeframe
 from signals.tracker import SignalTracker, TrackerSnapshot
 from trading.alert_store import AlertStore, HistoryEntry
 from trading.alerts import (
+    SYMBOL_CONDITIONS,
     AlertEngine,
     AlertRule,
     Condition,
@@ -72,6 +73,11 @@ def tracker_snapshots(engine: _Trackers) -> TrackerLookup:
         return tracker.snapshot if tracker is not None else None
 
     return lookup
+
+
+def _market_symbol(rule: AlertRule) -> str | None:
+    """The symbol whose market data ``rule`` needs streamed (an order_filled rule needs none)."""
+    return rule.symbol if rule.condition in SYMBOL_CONDITIONS else None
 
 
 def alert_data(alert_id: str, rule_id: str, level: str, symbol: str | None, message: str, time_: float,
@@ -161,8 +167,9 @@ class AlertService:
             if len(self.engine) >= self.max_rules or not self.store.add_rule(rule, self.max_rules):
                 raise RuleLimitReached(f"at most {self.max_rules} alert rules; delete some first")
             self.engine.add(rule)
-        if rule.symbol is not None and self.keep_symbol is not None:
-            self.keep_symbol(rule.symbol)
+        market = _market_symbol(rule)
+        if market is not None and self.keep_symbol is not None:
+            self.keep_symbol(market)
         if rule.condition is Condition.UNUSUAL_OPTIONS:
             self._wake.set()  # its first chain now, not in a minute
         return rule
@@ -181,14 +188,14 @@ class AlertService:
             rule = self.engine.remove(rule_id)
             if rule is not None:
                 self.store.delete_rule(rule_id)
-                watched = rule.symbol is not None and any(r.symbol == rule.symbol for r in self.engine.rules())
-        if rule is not None and rule.symbol is not None and not watched:
-            self._release({rule.symbol})
+                watched = any(_market_symbol(r) == rule.symbol for r in self.engine.rules())
+        if rule is not None and not watched and (market := _market_symbol(rule)) is not None:
+            self._release({market})
         return rule
 
     def delete_all(self) -> int:
         with self._lock:
-            symbols = {r.symbol for r in self.engine.rules() if r.symbol is not None}
+            symbols = {s for r in self.engine.rules() if (s := _market_symbol(r)) is not None}
             count = self.store.delete_all_rules()
             self.engine.clear()
         self._release(symbols)
@@ -237,6 +244,8 @@ class AlertService:
 
     def on_event(self, topic: str, event: Any) -> None:
         if isinstance(event, Tick):
+            if not self.engine.has_price_rules(event.symbol):
+                return  # the common case on the feed path: no lock, no work
             with self._lock:
                 firings = self.engine.on_price(event.symbol, event.price, event.time)
         elif isinstance(event, CandleEvent):
@@ -356,7 +365,7 @@ class AlertService:
         if self.keep_symbol is None:
             return
         with self._lock:
-            symbols = {r.symbol for r in self.engine.rules() if r.symbol is not None and r.enabled}
+            symbols = {s for r in self.engine.rules() if r.enabled and (s := _market_symbol(r)) is not None}
         for symbol in sorted(symbols):
             self.keep_symbol(symbol)
 

@@ -370,6 +370,10 @@ class AlertEngine:
         self._unusual_seen = {s: seen for s, seen in self._unusual_seen.items()
                               if s in index.get(Condition.UNUSUAL_OPTIONS, {})}
 
+    def has_price_rules(self, symbol: str) -> bool:
+        """Whether a price rule watches ``symbol``. Safe without the owner's lock: the index is replaced whole."""
+        return symbol in self._price_symbols
+
     def watches(self, condition: Condition, symbol: str, timeframe: Timeframe) -> bool:
         """Whether an enabled rule of ``condition`` watches (``symbol``, ``timeframe``): skips work on the feed path."""
         return any(r.enabled and r.timeframe is timeframe for r in self._candidates(condition, symbol))
@@ -401,32 +405,46 @@ class AlertEngine:
         if window is not None:
             window.add(now, price)
         firings: list[Firing] = []
+        references: dict[float, float | None] = {}  # window → price then: one look-up per window, not per rule
+        rules = self._rules
         for rule_id in ids:
-            rule = self._rules[rule_id]
+            rule = rules[rule_id]
             if not rule.enabled:
                 continue
             condition, level = rule.condition, rule.value
-            description: str | None = None
-            details: dict[str, Any] = {"price": price}
+            assert level is not None
             if condition is Condition.PRICE_ABOVE:
-                assert level is not None
-                if previous is not None and previous < level <= price:
-                    description = f"{symbol} crossed above {price_text(level)} (last {price_text(price)})"
+                if previous is None or not previous < level <= price:
+                    continue
+                description = f"{symbol} crossed above {price_text(level)} (last {price_text(price)})"
+                details: dict[str, Any] = {"price": price}
             elif condition is Condition.PRICE_BELOW:
-                assert level is not None
-                if previous is not None and previous > level >= price:
-                    description = f"{symbol} crossed below {price_text(level)} (last {price_text(price)})"
-            elif window is not None and rule.window is not None and level is not None:
-                reference = window.price_at(now - rule.window)
-                if reference:
-                    move = (price - reference) / reference * 100.0
-                    wanted = {"up": move >= level, "down": -move >= level}.get(rule.direction or "",
-                                                                              abs(move) >= level)
-                    if wanted:
-                        description = (f"{symbol} moved {move:+.2f}% in {rule.window:g} s "
-                                       f"({price_text(reference)} → {price_text(price)})")
-                        details = {"price": price, "reference_price": reference, "percent": round(move, 4)}
-            if description is not None and may_fire(rule, now):
+                if previous is None or not previous > level >= price:
+                    continue
+                description = f"{symbol} crossed below {price_text(level)} (last {price_text(price)})"
+                details = {"price": price}
+            else:
+                span = rule.window
+                if window is None or span is None:
+                    continue
+                if span in references:
+                    reference = references[span]
+                else:
+                    reference = references[span] = window.price_at(now - span)
+                if not reference:
+                    continue
+                move = (price - reference) / reference * 100.0
+                direction = rule.direction
+                if direction is None:
+                    wanted = abs(move) >= level
+                else:
+                    wanted = move >= level if direction == "up" else -move >= level
+                if not wanted:
+                    continue
+                description = (f"{symbol} moved {move:+.2f}% in {span:g} s "
+                               f"({price_text(reference)} → {price_text(price)})")
+                details = {"price": price, "reference_price": reference, "percent": round(move, 4)}
+            if may_fire(rule, now):
                 firings.append(self._fire(rule, now, symbol, description, details))
         return firings
 

@@ -216,8 +216,10 @@ def test_deleting_the_last_rule_of_a_symbol_releases_it(service: AlertService) -
     service.add_rule(AlertRule("a", Condition.PRICE_ABOVE, "AAPL", value=1.0))
     service.add_rule(AlertRule("b", Condition.PRICE_BELOW, "AAPL", value=1.0))
     service.add_rule(AlertRule("c", Condition.PRICE_BELOW, "MSFT", value=1.0))
-    service.add_rule(AlertRule("d", Condition.ORDER_FILLED))
+    service.add_rule(AlertRule("d", Condition.ORDER_FILLED, "NVDA"))  # needs no market data: not streamed
+    assert service.kept == ["AAPL", "AAPL", "MSFT"]  # type: ignore[attr-defined]
+    assert service.delete_rule("d") is not None and released == []
     assert service.delete_rule("a") is not None and released == []  # rule b still watches AAPL
     assert service.delete_rule("b") is not None and released == ["AAPL"]
     assert service.delete_rule("b") is None
-    assert service.delete_all() == 2 and released == ["AAPL", "MSFT"]
+    assert service.delete_all() == 1 and released == ["AAPL", "MSFT"]
