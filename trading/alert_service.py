@@ -101,7 +101,7 @@ class AlertService:
                  options: OptionsLookup | None = None, keep_symbol: Callable[[str], object] | None = None,
                  webhooks: WebhookSender | None = None, max_rules: int = DEFAULT_MAX_RULES,
                  options_interval: float = DEFAULT_OPTIONS_INTERVAL,
-                 max_option_symbols: int = DEFAULT_MAX_OPTION_SYMBOLS,
+                 max_option_symbols: int = DEFAULT_MAX_OPTION_SYMBOLS, queue_size: int = DISPATCH_QUEUE_SIZE,
                  clock: Callable[[], float] = time.time) -> None:
         self.bus = bus
         self.store = store
@@ -117,7 +117,7 @@ class AlertService:
         self.webhooks = webhooks or WebhookSender(self._webhook_result)
         self.engine = AlertEngine(store.load_rules())
         self._lock = threading.Lock()
-        self._queue: queue.Queue[Firing | None] = queue.Queue(maxsize=DISPATCH_QUEUE_SIZE)
+        self._queue: queue.Queue[Firing | None] = queue.Queue(maxsize=queue_size)
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._wake = threading.Event()

@@ -223,3 +223,23 @@ def test_deleting_the_last_rule_of_a_symbol_releases_it(service: AlertService) -
     assert service.delete_rule("b") is not None and released == ["AAPL"]
     assert service.delete_rule("b") is None
     assert service.delete_all() == 1 and released == ["AAPL", "MSFT"]
+
+
+def test_firings_beyond_the_dispatch_queue_are_dropped_and_counted(tmp_path: Path) -> None:
+    from feeds.models import Tick
+
+    bus = InProcessBus()
+    service = AlertService(bus, AlertStore(tmp_path / "q.sqlite"), queue_size=3, clock=lambda: T0)
+    service._unsubscribe = bus.subscribe(service.on_event)  # listening, but nothing dispatches yet
+    service.add_rule(AlertRule("r1", Condition.PRICE_ABOVE, "AAPL", value=100.0, frequency=Frequency.EVERY_TIME,
+                               cooldown_seconds=1.0))
+    for n in range(10):
+        price = 99.0 if n % 2 == 0 else 101.0
+        bus.publish("ticks.AAPL", Tick("AAPL", T0 + 5 * n, price, None, None, 1.0))
+    assert (service.dropped, service._queue.qsize()) == (2, 3)
+    service.start()
+    try:
+        wait_for(lambda: service.fired == 3, 5)
+        assert len(service.history()) == 3
+    finally:
+        service.stop()

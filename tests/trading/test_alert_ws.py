@@ -1,6 +1,6 @@
 """Alerts end to end against a real server process: a rule made over REST fires on the simulated feed, the alert
 reaches a WebSocket subscriber of ``alerts`` and a local webhook, a new subscriber gets it in its snapshot, and a
-restart keeps the rule's state and the history."""
+SIGKILL and a restart keep the rule's state and the history."""
 
 from __future__ import annotations
 
@@ -87,8 +87,10 @@ def test_an_alert_reaches_websocket_clients_and_a_webhook(make_server: Callable[
     assert snapshot["data"]["alert_id"] == data["alert_id"]
     late.close()
 
-    # A restart on the same data directory keeps the rule (still off) and the history.
-    server.stop()
+    # Killed without warning (SIGKILL), then started on the same data directory: the rule (still off) and the
+    # announced alert are there.
+    server.proc.kill()
+    server.proc.wait(10)
     again = make_server("--interval", "0.05", "--symbols", "AAPL")
     (kept,) = requests.get(f"{again.base_url}/api/v1/alerts", timeout=10).json()["rules"]
     assert kept == stored
