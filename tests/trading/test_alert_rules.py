@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -34,7 +35,7 @@ def _engine(*rules: AlertRule) -> AlertEngine:
     return engine
 
 
-def _path(engine: AlertEngine, symbol: str, path: list[tuple[float, float]]) -> list[Firing]:
+def _path(engine: AlertEngine, symbol: str, path: Sequence[tuple[float, float]]) -> list[Firing]:
     """Feed (seconds after T0, price) pairs; all firings in order."""
     firings: list[Firing] = []
     for dt, price in path:

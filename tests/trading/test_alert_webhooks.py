@@ -79,7 +79,7 @@ def _cross(bus: InProcessBus, symbol: str = "AAPL") -> None:
 def test_a_webhook_is_posted_as_json_and_recorded_delivered(tmp_path: Path, hooks: list[Hook]) -> None:
     hook = Hook(200)
     hooks.append(hook)
-    bus, sleeps = InProcessBus(), []
+    bus, sleeps = InProcessBus(), list[float]()
     service = _service(tmp_path, bus, sleeps)
     try:
         service.add_rule(AlertRule("r1", Condition.PRICE_ABOVE, "AAPL", value=100.0, webhook_url=hook.url))
@@ -100,7 +100,7 @@ def test_a_webhook_is_posted_as_json_and_recorded_delivered(tmp_path: Path, hook
 def test_a_failing_webhook_is_retried_with_backoff_then_marked_failed(tmp_path: Path, hooks: list[Hook]) -> None:
     hook = Hook(503)
     hooks.append(hook)
-    bus, sleeps = InProcessBus(), []
+    bus, sleeps = InProcessBus(), list[float]()
     service = _service(tmp_path, bus, sleeps)
     try:
         service.add_rule(AlertRule("r1", Condition.PRICE_ABOVE, "AAPL", value=100.0, webhook_url=hook.url))
@@ -117,7 +117,7 @@ def test_a_failing_webhook_is_retried_with_backoff_then_marked_failed(tmp_path: 
 def test_a_webhook_that_recovers_is_delivered_on_a_retry(tmp_path: Path, hooks: list[Hook]) -> None:
     hook = Hook(500, 429, 204)
     hooks.append(hook)
-    bus, sleeps = InProcessBus(), []
+    bus, sleeps = InProcessBus(), list[float]()
     service = _service(tmp_path, bus, sleeps)
     try:
         service.add_rule(AlertRule("r1", Condition.PRICE_ABOVE, "AAPL", value=100.0, webhook_url=hook.url))
@@ -137,7 +137,7 @@ def test_a_webhook_left_pending_by_a_stopped_process_is_sent_after_the_restart(t
     store = AlertStore.in_dir(tmp_path)
     store.record_firing(Firing("a1", "r1", Level.INFO, "AAPL", "m", T0, rule.condition, rule, {"price": 101.0}))
     store.close()
-    bus, sleeps = InProcessBus(), []
+    bus, sleeps = InProcessBus(), list[float]()
     service = _service(tmp_path, bus, sleeps)
     try:
         wait_for(lambda: service.history()[0]["webhook"]["status"] == "delivered", 5)

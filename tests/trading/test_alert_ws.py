@@ -73,7 +73,9 @@ def test_an_alert_reaches_websocket_clients_and_a_webhook(make_server: Callable[
         history = requests.get(f"{server.base_url}/api/v1/alerts/history", timeout=10).json()["history"]
         return history if history and history[0]["webhook"]["status"] == "delivered" else None
 
-    (entry,) = wait_for(delivered, 15, 0.1, "the webhook delivered")
+    history = wait_for(delivered, 15, 0.1, "the webhook delivered")
+    assert history is not None
+    (entry,) = history
     assert entry["alert_id"] == data["alert_id"] and entry["message"] == data["message"]
     assert [hook["alert_id"] for hook in received] == [data["alert_id"]]
     assert received[0]["details"]["price"] == entry["details"]["price"]
