@@ -44,7 +44,8 @@ class AlertRuleBody(BaseModel):
 
     condition: Literal["price_above", "price_below", "percent_move", "consensus", "new_fvg", "structure_break",
                        "unusual_options", "order_filled"] = Field(description="what makes the rule fire")
-    symbol: str | None = Field(default=None, max_length=20,
+    # No length limit here: the symbol check answers invalid_symbol, as every route does (the body is bounded).
+    symbol: str | None = Field(default=None,
                                description="the instrument; required except for order_filled (none: any symbol)",
                                examples=["AAPL"])
     value: float | None = Field(default=None, allow_inf_nan=False,

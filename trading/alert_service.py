@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -116,6 +117,11 @@ class AlertService:
         self.clock = clock
         self.webhooks = webhooks or WebhookSender(self._webhook_result)
         self.engine = AlertEngine(store.load_rules())
+        # The newest firings (alert data, time), oldest first: the alerts channel's snapshot.
+        self._recent: deque[tuple[dict[str, Any], float]] = deque(
+            ((alert_data(e.alert_id, e.rule_id, e.level, e.symbol, e.message, e.time, e.condition), e.time)
+             for e in reversed(store.history(SNAPSHOT_SIZE))), maxlen=SNAPSHOT_SIZE)
+        self._recent_lock = threading.Lock()
         self._lock = threading.Lock()
         self._queue: queue.Queue[Firing | None] = queue.Queue(maxsize=queue_size)
         self._threads: list[threading.Thread] = []
@@ -214,13 +220,11 @@ class AlertService:
         page lists them but does not pop a toast for them)."""
         if subscription.channel is not p.Channel.ALERTS:
             return []
-        events = []
-        for entry in reversed(self.store.history(SNAPSHOT_SIZE)):
-            data = alert_data(entry.alert_id, entry.rule_id, entry.level, entry.symbol, entry.message, entry.time,
-                              entry.condition)
-            data["snapshot"] = True
-            events.append(p.ChannelEvent(p.Channel.ALERTS, p.MessageType.ALERT, entry.symbol, data, entry.time))
-        return events
+        # From memory: the hub asks under its routing lock, which must not wait on the disk.
+        with self._recent_lock:
+            recent = list(self._recent)
+        return [p.ChannelEvent(p.Channel.ALERTS, p.MessageType.ALERT, data["symbol"], {**data, "snapshot": True},
+                               time_) for data, time_ in recent]
 
     def snapshot_provider(self, fallback: Callable[[p.Subscription], list[p.ChannelEvent]]
                           ) -> Callable[[p.Subscription], list[p.ChannelEvent]]:
@@ -404,6 +408,8 @@ class AlertService:
         self.fired += 1
         data = alert_data(firing.alert_id, firing.rule_id, firing.level.value, firing.symbol, firing.message,
                           firing.time, firing.condition.value)
+        with self._recent_lock:
+            self._recent.append((data, firing.time))
         self.bus.publish(ALERTS_TOPIC, p.ChannelEvent(p.Channel.ALERTS, p.MessageType.ALERT, firing.symbol, data,
                                                       firing.time))
         if url:

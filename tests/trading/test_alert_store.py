@@ -123,6 +123,9 @@ def test_a_restart_keeps_rules_state_and_history(tmp_path: Path) -> None:
             bus.publish("ticks.AAPL", Tick("AAPL", T0 + 10 + n, price, price, price, 1.0))
         assert restarted.fired == 0
         assert [h["rule_id"] for h in restarted.history()] == ["every", "once"]
+        # The alerts channel's snapshot comes from the stored history, oldest first.
+        snapshot = restarted.snapshot(p.Subscription(p.Channel.ALERTS))
+        assert [(e.data["rule_id"], e.data["snapshot"]) for e in snapshot] == [("once", True), ("every", True)]
     finally:
         restarted.stop()
 
