@@ -37,13 +37,16 @@ def _v2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE history ADD COLUMN webhook_status TEXT")
     db.execute("ALTER TABLE history ADD COLUMN webhook_attempts INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE history ADD COLUMN webhook_error TEXT")
-    # The URL as it was when the rule fired: a delivery cut short by a restart is retried with it.
-    db.execute("ALTER TABLE history ADD COLUMN webhook_url TEXT")
     db.execute("CREATE INDEX history_rule ON history (rule_id, id)")
 
 
+def _v3(db: sqlite3.Connection) -> None:
+    # The URL as it was when the rule fired: a delivery cut short by a restart is retried with it.
+    db.execute("ALTER TABLE history ADD COLUMN webhook_url TEXT")
+
+
 # MIGRATIONS[n] brings a database from schema version n to n + 1 (PRAGMA user_version holds the version).
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

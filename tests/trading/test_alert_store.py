@@ -26,7 +26,7 @@ def _firing(rule: AlertRule, n: int) -> Firing:
 
 def test_a_new_file_is_in_wal_mode_at_the_current_schema(tmp_path: Path) -> None:
     store = AlertStore.in_dir(tmp_path)
-    assert store.path == tmp_path / FILE_NAME and store.schema_version == SCHEMA_VERSION == 2
+    assert store.path == tmp_path / FILE_NAME and store.schema_version == SCHEMA_VERSION == 3
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -80,9 +80,26 @@ def test_a_version_1_file_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None
                    "VALUES ('old', 'r0', 'info', 'AAPL', 'from v1', 1.0, 'price_above', '{}')")
     db.close()
     store = AlertStore(path)
-    assert store.schema_version == 2
+    assert store.schema_version == 3
     (entry,) = store.history()
     assert (entry.alert_id, entry.message, entry.webhook_status, entry.webhook_attempts) == ("old", "from v1", None, 0)
+    assert store.pending_webhooks(10) == []  # the v3 column is there
+
+
+def test_a_version_2_file_with_a_pending_webhook_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / FILE_NAME
+    with sqlite3.connect(path) as db:
+        for step in MIGRATIONS[:2]:
+            step(db)
+        db.execute("PRAGMA user_version = 2")
+        db.execute("INSERT INTO history (alert_id, rule_id, level, symbol, message, time, condition, details, "
+                   "webhook_status) VALUES ('v2', 'r0', 'info', 'AAPL', 'from v2', 1.0, 'price_above', '{}', "
+                   "'pending')")
+    db.close()
+    store = AlertStore(path)
+    assert store.schema_version == 3
+    # Its URL was never recorded: it cannot be sent again, and it is not offered for a retry.
+    assert store.history()[0].webhook_status == "pending" and store.pending_webhooks(10) == []
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
