@@ -38,6 +38,7 @@ from trading.alerts import (
     Firing,
     OrderFill,
     UnusualContract,
+    check_rule,
     price_text,
 )
 from trading.webhooks import WebhookJob, WebhookSender
@@ -168,7 +169,9 @@ class AlertService:
         return uuid.uuid4().hex[:16]
 
     def add_rule(self, rule: AlertRule) -> AlertRule:
-        """Store and arm ``rule`` (already checked); RuleLimitReached when ``max_rules`` exist."""
+        """Store and arm ``rule``; InvalidRule when its fields do not fit together, RuleLimitReached when
+        ``max_rules`` exist."""
+        check_rule(rule)
         with self._lock:
             if len(self.engine) >= self.max_rules or not self.store.add_rule(rule, self.max_rules):
                 raise RuleLimitReached(f"at most {self.max_rules} alert rules; delete some first")

@@ -243,3 +243,11 @@ def test_firings_beyond_the_dispatch_queue_are_dropped_and_counted(tmp_path: Pat
         assert len(service.history()) == 3
     finally:
         service.stop()
+
+
+def test_an_invalid_rule_is_neither_stored_nor_armed(service: AlertService) -> None:
+    from trading.alerts import InvalidRule
+
+    with pytest.raises(InvalidRule):
+        service.add_rule(AlertRule("bad", Condition.PRICE_ABOVE, "AAPL"))
+    assert service.rules() == [] and service.store.load_rules() == []
