@@ -21,10 +21,11 @@ from typing import Any
 import dash
 from flask import Flask
 
+from api.alert_routes import create_alert_blueprint, symbol_checker
 from api.client_address import TrustedProxyFix
 from api.errors import init_error_handlers
 from api.health import health_body
-from api.hub import Hub
+from api.hub import RELEASE_GRACE_SECONDS, Hub
 from api.metrics import live_data
 from api.openapi import create_openapi_blueprint
 from api.origins import init_origin_policy
@@ -41,6 +42,8 @@ from feeds.market import MarketService
 from feeds.source import MarketSource
 from feeds.stats import FeedStats
 from settings import Settings, load_settings, parse_cli
+from trading.alert_service import AlertService, tracker_snapshots
+from trading.alert_store import AlertStore
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("tickstream")
@@ -57,6 +60,7 @@ class Services:
     market: MarketService
     hub: Hub
     signals: SignalEngine
+    alerts: AlertService | None = None
 
     def health(self) -> tuple[dict[str, Any], int]:
         return health_body(self.feed, self.source, self.signals)
@@ -88,9 +92,14 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
                     max_symbols=settings.max_tracked_symbols, clock=clock, stats=FeedStats(), listener=signals,
                     seed_in_background=True)
     market = MarketService(source, feed)
-    hub = Hub(bus, feed, settings, signals_provider=signals.overlays, snapshot_provider=signals.snapshot,
-              agent_status=signals.agent_status)
-    services = Services(settings, source, bus, feed, market, hub, signals)
+    # Alert rules (trading/alert_service.py): fed by the bus, stored in <data dir>/alerts.sqlite.
+    alerts = AlertService(bus, AlertStore.in_dir(settings.data_dir), tracker=tracker_snapshots(signals),
+                          options=market.options_chain, keep_symbol=feed.add_symbol)
+    hub = Hub(bus, feed, settings, signals_provider=signals.overlays,
+              snapshot_provider=alerts.snapshot_provider(signals.snapshot), agent_status=signals.agent_status)
+    # A symbol no rule watches any more leaves the feed like one no subscription uses (unless one does).
+    alerts.release_symbol = lambda symbol: hub.lease_symbol(symbol, None, seconds=RELEASE_GRACE_SECONDS)
+    services = Services(settings, source, bus, feed, market, hub, signals, alerts)
     server.extensions["tickstream"] = services
 
     if settings.trusted_proxies:
@@ -101,6 +110,7 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
                                                     peer_route=settings.bench_peer_route,
                                                     lease_symbol=hub.lease_symbol))
     server.register_blueprint(create_openapi_blueprint())
+    server.register_blueprint(create_alert_blueprint(alerts, symbol_checker(market)))
     init_websocket_routes(server, hub, settings)
 
     app = dash.Dash(
@@ -119,6 +129,7 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     register_live_chart_callbacks(app)
     if start_feed:
         feed.start()
+        alerts.start()
     return app
 
 

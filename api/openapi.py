@@ -16,6 +16,8 @@ from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
+from api.alert_routes import AlertRuleBody
+from api.alert_routes import HistoryQuery as AlertHistoryQuery
 from api.rest import MAX_END, MAX_LIMIT, HistoryQuery, OptionsQuery, SignalListQuery, SymbolsQuery, get_route
 
 OPENAPI_VERSION = "3.1.0"
@@ -324,6 +326,66 @@ _MODELS: tuple[type[BaseModel], ...] = (
 )
 
 
+# -- alerts (api/alert_routes.py, docs/alerts.md) ---------------------------------------------------------------
+
+
+class AlertRuleOut(_Open):
+    """An alert rule with its firing state."""
+
+    rule_id: str
+    condition: Literal["price_above", "price_below", "percent_move", "consensus", "new_fvg", "structure_break",
+                       "unusual_options", "order_filled"]
+    symbol: str | None = Field(description="null: an order_filled rule for every symbol")
+    value: Number = Field(description="price level (price_above/price_below) or percent (percent_move)")
+    window: Number = Field(description="percent_move look-back in seconds")
+    timeframe: Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
+    action: Literal["BUY", "SELL"] | None
+    direction: Literal["up", "down", "bullish", "bearish"] | None
+    frequency: Literal["once", "once_per_bar", "every_time"]
+    cooldown_seconds: float
+    level: Literal["info", "warning", "critical"]
+    message: str
+    webhook_url: str | None
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+    enabled: bool = Field(description="false once a `once` rule has fired")
+    fired_count: int
+    last_fired_at: str | None = Field(json_schema_extra={"format": "date-time"})
+    last_bar: int | None = Field(description="open time (Unix seconds) of the candle of the last firing")
+
+
+class AlertRuleList(_Open):
+    rules: list[AlertRuleOut] = Field(description="oldest first")
+
+
+class AlertsDeleted(_Open):
+    deleted: int
+
+
+class WebhookResult(_Open):
+    status: Literal["pending", "delivered", "failed", "dropped"]
+    attempts: int
+    error: str | None
+
+
+class AlertFiring(_Open):
+    alert_id: str
+    rule_id: str
+    level: Literal["info", "warning", "critical"]
+    symbol: str | None
+    message: str
+    time: str = Field(json_schema_extra={"format": "date-time"})
+    condition: str
+    details: dict[str, Any] = Field(description="what the condition saw: price, percent, contracts, order …")
+    webhook: WebhookResult | None = Field(description="null when the rule has no webhook")
+
+
+class AlertHistory(_Open):
+    history: list[AlertFiring] = Field(description="newest first")
+
+
+_MODELS += (AlertRuleBody, AlertRuleOut, AlertRuleList, AlertsDeleted, AlertHistory)
+
+
 # -- building the document -----------------------------------------------------------------------------------
 
 
@@ -385,6 +447,44 @@ def _history_operation(operation_id: str, summary: str, description: str) -> dic
             "400": _error("invalid symbol, period, interval, end or limit, or a window the source cannot serve"),
             "404": _error("no source knows the symbol"),
             "503": _error("no source can answer and nothing is cached"),
+        },
+    }
+
+
+def _alert_paths() -> dict[str, Any]:
+    rule_id = {"name": "rule_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+    unknown_rule = _error("no such rule")
+    return {
+        "/api/v1/alerts": {
+            "get": {"operationId": "listAlertRules", "tags": ["alerts"], "summary": "Alert rules",
+                    "responses": {"200": _json(AlertRuleList, "every rule, oldest first")}},
+            "post": {"operationId": "createAlertRule", "tags": ["alerts"], "summary": "Make an alert rule",
+                     "description": "Conditions and frequencies as docs/alerts.md defines them. At most 500 rules.",
+                     "requestBody": {"required": True,
+                                     "content": {"application/json": {"schema": _ref(AlertRuleBody)}}},
+                     "responses": {"201": _json(AlertRuleOut, "the rule"),
+                                   "400": _error("invalid body or rule (invalid_json, invalid_rule, invalid_symbol, "
+                                                 "invalid_timeframe), or too_many_rules"),
+                                   "403": _error("a browser origin that may not change state"),
+                                   "404": _error("no source knows the symbol"),
+                                   "413": _error("body over 16 KiB")}},
+            "delete": {"operationId": "deleteAllAlertRules", "tags": ["alerts"], "summary": "Delete every rule",
+                       "responses": {"200": _json(AlertsDeleted, "how many rules were deleted")}},
+        },
+        "/api/v1/alerts/history": {"get": {
+            "operationId": "getAlertHistory", "tags": ["alerts"], "summary": "Firings, newest first",
+            "description": "The server keeps the newest 10,000 firings, each with its webhook result.",
+            "parameters": query_parameters(AlertHistoryQuery),
+            "responses": {"200": _json(AlertHistory, "firings, newest first"),
+                          "400": _error("limit outside 1..1000 or an empty parameter")},
+        }},
+        "/api/v1/alerts/{rule_id}": {
+            "get": {"operationId": "getAlertRule", "tags": ["alerts"], "summary": "One alert rule",
+                    "parameters": [rule_id],
+                    "responses": {"200": _json(AlertRuleOut, "the rule"), "404": unknown_rule}},
+            "delete": {"operationId": "deleteAlertRule", "tags": ["alerts"], "summary": "Delete one alert rule",
+                       "parameters": [rule_id],
+                       "responses": {"200": _json(AlertRuleOut, "the deleted rule"), "404": unknown_rule}},
         },
     }
 
@@ -519,6 +619,7 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": {"description": "OpenAPI 3.1 document",
                                   "content": {"application/json": {"schema": {"type": "object"}}}}},
         }},
+        **_alert_paths(),
     }
 
 
@@ -537,6 +638,7 @@ def _document() -> dict[str, Any]:
             {"name": "market-data", "description": "quotes, candles and option chains"},
             {"name": "signals", "description": "signal consensus and chart overlays"},
             {"name": "service", "description": "health, statistics and this document"},
+            {"name": "alerts", "description": "alert rules and their firings"},
         ],
         "paths": _paths(),
         "components": {"schemas": definitions.get("$defs", {})},
