@@ -31,6 +31,7 @@ from api.origins import init_origin_policy
 from api.rest import create_rest_blueprint
 from api.serving import serve
 from api.signal_bridge import SignalEngine
+from api.web_performance import init_web_performance
 from api.ws import init_websocket_routes
 from components.live_chart import register_live_chart_callbacks
 from components.shell import app_shell, register_shell_callbacks
@@ -81,6 +82,8 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
               agent_status=signals.agent_status)
     services = Services(settings, source, bus, feed, market, hub, signals)
     server.extensions["tickstream"] = services
+    # First of the after-request hooks registered, so it runs last and compresses what the others produced.
+    init_web_performance(server, settings)
 
     if settings.trusted_proxies:
         server.wsgi_app = TrustedProxyFix(server.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
