@@ -108,6 +108,11 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     app.layout = app_shell(settings.symbols)
     register_shell_callbacks(app)
     register_live_chart_callbacks(app)
+    if settings.bench_peer_route:
+        # The chart benchmark's peer, the usual Dash way (bench/chart_latency.py); not part of the product.
+        from bench.chart_peer import register_chart_peer
+
+        register_chart_peer(app)
     if start_feed:
         feed.start()
     return app
