@@ -151,18 +151,22 @@ class CandleWindow:
         return window
 
 
-def peer_layout(symbol: str | None = None, candles: str | None = None, **_: Any) -> Any:
+def peer_layout(symbol: str | None = None, candles: str | None = None, interval_ms: str | None = None,
+                **_: Any) -> Any:
+    """``?candles=N`` (default 500, at most 5000) and ``?interval_ms=`` (default 50: the feed's 20 ticks/s)."""
     try:
         parsed = parse_symbol(symbol or "AAPL")
         size = int(candles) if candles else DEFAULT_CANDLES
+        every = int(interval_ms) if interval_ms else INTERVAL_MS
     except (InvalidInput, ValueError) as exc:
         return html.Div(str(exc), className="page-error")
     size = max(1, min(MAX_CANDLES, size))
+    every = max(10, min(60_000, every))
     return html.Div([
         dcc.Store(id=CONFIG, data={"symbol": parsed, "candles": size}),
         dcc.Store(id=PROBE),
         dcc.Graph(id=GRAPH, style={"height": "80vh"}, config={"displaylogo": False}),
-        dcc.Interval(id=INTERVAL, interval=INTERVAL_MS),
+        dcc.Interval(id=INTERVAL, interval=every),
     ])
 
 
