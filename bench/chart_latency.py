@@ -121,15 +121,27 @@ class Page:
         self.cdp = self.context.new_cdp_session(self.page)
         self.stats_expr = stats_expr
         self.started: list[str] = []
+        self.urls: dict[str, str] = {}
         self.bytes: dict[str, float] = {}
-        self.cdp.on("Network.requestWillBeSent", lambda e: self.started.append(e["requestId"]))
+        self.cdp.on("Network.requestWillBeSent", self._request)
         self.cdp.on("Network.loadingFinished", lambda e: self.bytes.__setitem__(e["requestId"],
                                                                                  e["encodedDataLength"]))
         self.cdp.send("Network.enable")
         self.cdp.send("Performance.enable")
 
+    def _request(self, event: dict[str, Any]) -> None:
+        self.started.append(event["requestId"])
+        self.urls[event["requestId"]] = event["request"]["url"]
+
     def close(self) -> None:
         self.context.close()
+
+    def page_load_bytes(self) -> int:
+        """The bytes of everything asked for so far but Dash callbacks, plus the first callback answer: what a
+        page that never painted a candle loaded to get there."""
+        callbacks = [r for r in self.started if "/_dash-update-component" in self.urls.get(r, "") and r in self.bytes]
+        others = [r for r in self.started if r not in callbacks]
+        return int(sum(self.bytes.get(r, 0) for r in others) + (self.bytes[callbacks[0]] if callbacks else 0))
 
     def snapshot(self) -> dict[str, Any]:
         result: dict[str, Any] = self.page.evaluate(SNAPSHOT_JS, self.stats_expr)
@@ -165,8 +177,9 @@ def cold_and_warm(browser: Any, url: str, stats_expr: str,
             page.wait_first_candle(first_candle_timeout_ms)
         except PlaywrightTimeout:
             print(f"  no candle painted within {first_candle_timeout_ms / 1000:g} s: {url}")
-            return {"cold_bytes": None, "cold_requests": None, "cold_first_candle_ms": None,
-                    "first_candle_ms": None, "first_candle_from": None, "page_errors": page.errors[:5]}
+            return {"cold_bytes": page.page_load_bytes(), "cold_requests": None, "cold_first_candle_ms": None,
+                    "first_candle_ms": None, "first_candle_from": None, "page_errors": page.errors[:5],
+                    "cold_bytes_from": "no candle painted: the page's files and its first callback answer"}
         asked = list(page.started)
         cold_ms, _ = page.first_candle_ms()
         # Let what was asked for before the first candle finish arriving.
@@ -326,7 +339,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     peer_query = f"interval_ms={args.peer_interval_ms}"
                     peer_load = cold_and_warm(browser, f"{peer_url}?candles={sizes[0]}&{peer_query}", PEER_STATS,
                                               first_candle_timeout_ms=PEER_FIRST_CANDLE_TIMEOUT_MS)
-                    print(f"peer: cold load {peer_load['cold_bytes']:,} bytes in {peer_load['cold_requests']} "
+                    print(f"peer: cold load {peer_load['cold_bytes']} bytes in {peer_load['cold_requests']} "
                           f"requests, first candle warm {peer_load['first_candle_ms']} ms")
                     wait_server_calm(base)
                     peer: dict[str, dict[str, Any] | None] = {}
