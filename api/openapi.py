@@ -515,8 +515,9 @@ def _paths() -> dict[str, Any]:
                            "at once (cached 15 s), without adding it to the feed. With any of them: the overlays "
                            "of every closed candle the history route gives for the same period, end and limit "
                            f"(limit 1..{MAX_LEVELS_CANDLES}, default {MAX_LEVELS_CANDLES}; without end the "
-                           "forming candle is left out), computed over that window alone (older history for a "
-                           "chart), cached 15 s.",
+                           "forming candle is left out; without period the timeframe's default window widened to "
+                           "hold limit candles), computed over that window alone (older history for a chart), "
+                           "cached 15 s.",
             "parameters": [_symbol_param(), *query_parameters(LevelsQuery, {
                 "timeframe": {"enum": TIMEFRAMES}, "period": {"pattern": PERIOD_PATTERN}})],
             "responses": {

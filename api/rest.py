@@ -268,8 +268,8 @@ class LevelsQuery(SignalsQuery):
     timeframe: str | None = Field(default=None, description="candle width (default 1h)", examples=["1h"])
     period: str | None = Field(
         default=None,
-        description="history window before `end` as on the history route; default from the timeframe "
-                    "(1m→1d, 5m→5d, 15m/30m/1h→1mo, 4h→3mo, 1d→1y)",
+        description="history window before `end` as on the history route; default the timeframe's (1m→1d, "
+                    "5m→5d, 15m/30m/1h→1mo, 4h→3mo, 1d→1y), widened to hold `limit` candles",
         examples=["5d"])
     end: float | None = Field(default=None, gt=0, le=MAX_END,
                               description="Unix seconds: the overlays of the candles opening strictly before it "
@@ -282,9 +282,15 @@ class LevelsQuery(SignalsQuery):
         return self.period is not None or self.end is not None or self.limit is not None
 
 
-def _period(raw: str | None, timeframe: Timeframe) -> Period:
+def _levels_period(raw: str | None, timeframe: Timeframe, limit: int) -> Period:
+    """The window of a levels answer: ``period`` as given, else the timeframe's default window widened to hold
+    ``limit`` candles (a chart passes how many it holds, not the days they span)."""
     try:
-        return Period.parse(raw) if raw else Period.parse(timeframe.default_period)
+        if raw:
+            return Period.parse(raw)
+        default = Period.parse(timeframe.default_period)
+        days = math.ceil(limit * timeframe.seconds / 86_400) + 1
+        return default if default.days is None or default.days >= days else Period.parse(f"{days}d")
     except InvalidInput as exc:
         raise ApiError(400, exc.code, exc.message) from None
 
@@ -404,8 +410,8 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
             return _json({"signals": found[:query.limit]})
 
         def _window_levels(symbol: str, timeframe: Timeframe, query: LevelsQuery) -> Response:
-            period = _period(query.period, timeframe)
             limit = query.limit or MAX_LEVELS_CANDLES
+            period = _levels_period(query.period, timeframe, limit)
 
             def load() -> tuple[list[Candle], dict[str, Any]]:
                 sourced: Sourced[list[Candle]] = _source_call(

@@ -100,9 +100,19 @@ def test_window_levels_leave_out_the_forming_candle_without_end(client: FlaskCli
     assert body["window"]["end"] == rows[-2]["time"]
 
 
+def test_window_levels_widen_the_window_to_hold_limit_candles(client: FlaskClient, past_end: int) -> None:
+    # A chart passes how many candles it holds; a day of minutes (the default window of 1m) holds only 1,440.
+    body = client.get(f"{LEVELS}?timeframe=1m&end={past_end}&limit=3000").get_json()
+    rows = _rows(client, f"interval=1m&period=4d&end={past_end}&limit=3000")["data"]
+    assert body["window"] == {"start": rows[0]["time"], "end": rows[-1]["time"], "candles": 3000}
+    assert client.get(f"{LEVELS}?timeframe=1m&end={past_end}&limit=3000&period=1d").get_json()["window"][
+        "candles"] == 1440
+
+
 def test_window_levels_default_to_at_most_the_bound(client: FlaskClient, past_end: int) -> None:
     body = client.get(f"{LEVELS}?timeframe=1m&end={past_end}&period=5d").get_json()
     assert body["window"]["candles"] == MAX_LEVELS_CANDLES
+    assert client.get(f"{LEVELS}?timeframe=1m&end={past_end}").get_json()["window"]["candles"] == MAX_LEVELS_CANDLES
 
 
 @pytest.mark.parametrize(("query", "code"), [
