@@ -254,7 +254,7 @@ def ours_size(browser: Any, url: str, size: int, seconds: float) -> dict[str, An
                 print(f"  chart: window.tickstream.chart.ensureCandles is missing and the chart holds {count} "
                       f"candles, not {size}: no figures for this size")
                 return None
-        page.page.wait_for_timeout(1000)  # let the paging and its overlays settle
+        page.page.wait_for_timeout(3000)  # let the paging, its overlays and the first loads settle
         result = measure_window(page, seconds)
         result["page_errors"] = page.errors[:5]
         return result
