@@ -8,11 +8,14 @@ for clients without it. WebSocket upgrades are left alone.
 Caching: Dash already names its component bundles with a version fingerprint (``plotly.v3_1_0m1700000000.min.js``,
 dash/fingerprint.py) and gives them ``max-age`` of a year; its asset links carry ``?m=<mtime>``
 (``Dash._collect_and_register_resources``). Such a URL's content never changes, so the answer gets
-``public, max-age=31536000, immutable`` (``immutable``: no revalidation on reload either). URLs without a fingerprint
-keep what Flask and Dash give them (an ETag, revalidated on every use), so an edited file shows at once.
+``public, max-age=31536000, immutable`` (``immutable``: no revalidation on reload either). Assets without ``?m=`` keep
+what Flask gives them (an ETag, revalidated on every use), so an edited file shows at once. Dash's lazily loaded
+package files (``async-graph.js``, then ``plotly.min.js``) have no fingerprint: they get a short ``max-age`` (5
+minutes), then revalidate with their ETag. Pages and JSON get no cache header.
 
-A fingerprinted file's compressed bytes are kept (keyed by the file, not the URL, within a byte budget): compressing
-plotly.min.js costs ~0.13 s of CPU, which every cold load would otherwise pay again.
+The compressed bytes of every static file are kept (keyed by the file and its ETag, not the URL, within a byte
+budget): compressing plotly.min.js costs ~0.13 s of CPU, which every load, even one answered 304, would otherwise pay
+again (flask-compress compresses before it compares the ETag).
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ GZIP_LEVEL = 6
 # Below this a response is sent as is: the headers would cost more than compression saves.
 MIN_SIZE = 500
 IMMUTABLE = "public, max-age=31536000, immutable"
+# Dash loads some package files by a URL without fingerprint: its lazy chunks, async-graph.js and, from it,
+# plotly.min.js. They change only when a package is upgraded (and the server restarted), so a browser may use its copy
+# for a few minutes without asking; after that it revalidates with the ETag. Without this, every load of the chart
+# waited for two revalidations in a row.
+PACKAGE_FILE = "public, max-age=300"
 COMPONENT_SUITES = "/_dash-component-suites/"
 # Dash's assets_url_path (create_app keeps its default).
 ASSETS = "/assets/"
@@ -109,8 +117,9 @@ def fingerprinted(path: str, query: dict[str, str], assets_prefix: str) -> bool:
 
 
 def _file_key(path: str, response: Response) -> str:
-    """The cache key of a fingerprinted file: its real path (fingerprint removed, so made-up fingerprints of one
-    file share one entry) and, for assets, Flask's ETag (it changes with the file's mtime and size)."""
+    """The cache key of a static file's compressed bytes: its real path (fingerprint removed, so made-up
+    fingerprints of one file share one entry; query left out) and its ETag (Flask's changes with an asset's mtime
+    and size, Dash's is the content's hash; fingerprinted package files have none and never change)."""
     real = check_fingerprint(path)[0] if path.startswith(COMPONENT_SUITES) else path
     etag, _weak = response.get_etag()
     return f"{real}|{etag or ''}"
@@ -140,15 +149,19 @@ def init_web_performance(server: Flask, settings: Any = None) -> Compress:
     def _fast_first_paint(response: Response) -> Response:
         if is_websocket_upgrade():
             return response
-        if request.method in ("GET", "HEAD") and response.status_code in (200, 304) \
-                and fingerprinted(request.path, request.args.to_dict(), ASSETS):
-            response.headers["Cache-Control"] = IMMUTABLE
-            if response.status_code == 200:
-                # The file is read whole (assets are small; Dash's bundles are in memory already), so that
-                # flask-compress takes its cached path rather than compressing a stream on every request.
-                response.direct_passthrough = False
-                response.make_sequence()
-                g.setdefault(_CACHE_KEY, _file_key(request.path, response))
+        path = request.path
+        static = request.method in ("GET", "HEAD") and path.startswith((COMPONENT_SUITES, ASSETS))
+        if static and response.status_code in (200, 304):
+            if fingerprinted(path, request.args.to_dict(), ASSETS):
+                response.headers["Cache-Control"] = IMMUTABLE
+            elif path.startswith(COMPONENT_SUITES):
+                response.headers["Cache-Control"] = PACKAGE_FILE
+        if static and response.status_code == 200:
+            # The file is read whole (assets are small; Dash's bundles are in memory already), so that
+            # flask-compress takes its cached path: each version of a file is compressed once, not per request.
+            response.direct_passthrough = False
+            response.make_sequence()
+            g.setdefault(_CACHE_KEY, _file_key(path, response))
         return compress.after_request(response)
 
     return compress
