@@ -32,6 +32,7 @@ from api.origins import init_origin_policy
 from api.rest import create_rest_blueprint
 from api.serving import serve
 from api.signal_bridge import SignalEngine
+from api.web_performance import init_web_performance
 from api.ws import init_websocket_routes
 from components.live_chart import register_live_chart_callbacks
 from components.shell import app_shell, register_shell_callbacks
@@ -101,6 +102,8 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     alerts.release_symbol = lambda symbol: hub.lease_symbol(symbol, None, seconds=RELEASE_GRACE_SECONDS)
     services = Services(settings, source, bus, feed, market, hub, signals, alerts)
     server.extensions["tickstream"] = services
+    # First of the after-request hooks registered, so it runs last and compresses what the others produced.
+    init_web_performance(server, settings)
 
     if settings.trusted_proxies:
         server.wsgi_app = TrustedProxyFix(server.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
@@ -127,6 +130,11 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     app.layout = app_shell(settings.symbols)
     register_shell_callbacks(app)
     register_live_chart_callbacks(app)
+    if settings.bench_peer_route:
+        # The chart benchmark's peer, the usual Dash way (bench/chart_latency.py); not part of the product.
+        from bench.chart_peer import register_chart_peer
+
+        register_chart_peer(app)
     if start_feed:
         feed.start()
         alerts.start()

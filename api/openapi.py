@@ -18,7 +18,17 @@ from pydantic.json_schema import models_json_schema
 
 from api.alert_routes import AlertRuleBody
 from api.alert_routes import HistoryQuery as AlertHistoryQuery
-from api.rest import MAX_END, MAX_LIMIT, HistoryQuery, OptionsQuery, SignalListQuery, SymbolsQuery, get_route
+from api.rest import (
+    MAX_END,
+    MAX_LEVELS_CANDLES,
+    MAX_LIMIT,
+    HistoryQuery,
+    LevelsQuery,
+    OptionsQuery,
+    SignalListQuery,
+    SymbolsQuery,
+    get_route,
+)
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -82,6 +92,29 @@ class History(_Open):
     period: str
     interval: Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
     data: list[Candle] = Field(description="oldest first")
+    source: str = Field(default="", description="the source that produced the candles")
+    stale: bool = Field(default=False, description="true: every source failed; these are the last good candles")
+    as_of: str | None = Field(default=None, description="when stale candles were fetched (ISO-8601 UTC)")
+
+
+class CandleColumns(_Open):
+    """The candles of a ``format=columns`` answer: one array per field, index i of each is candle i."""
+
+    time: list[int] = Field(description="open times in Unix seconds, oldest first")
+    open: list[Number]
+    high: list[Number]
+    low: list[Number]
+    close: list[Number]
+    volume: list[Number]
+
+
+class HistoryColumns(_Open):
+    """The history answer with ``format=columns``: the same candles as ``data`` in the row form."""
+
+    symbol: str
+    period: str
+    interval: Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
+    columns: CandleColumns
     source: str = Field(default="", description="the source that produced the candles")
     stale: bool = Field(default=False, description="true: every source failed; these are the last good candles")
     as_of: str | None = Field(default=None, description="when stale candles were fetched (ISO-8601 UTC)")
@@ -298,10 +331,22 @@ class Overlays(_Open):
     pivot_levels: list[FloorPivots]
 
 
+class LevelsWindow(_Open):
+    start: int | None = Field(description="open time of the first candle the overlays were computed over")
+    end: int | None = Field(description="open time of the last one")
+    candles: int = Field(description="how many candles")
+
+
 class SignalLevels(_Open):
     symbol: str
     timeframe: str
     signals: Overlays
+    source: str | None = Field(default=None, description="with period, end or limit: the source of the candles")
+    stale: bool | None = Field(default=None, description="with period, end or limit: true when the candles are "
+                                                         "the last good ones from the cache")
+    as_of: str | None = Field(default=None, description="when stale candles were fetched (ISO-8601 UTC)")
+    window: LevelsWindow | None = Field(default=None, description="with period, end or limit: the candles the "
+                                                                  "overlays were computed over")
 
 
 class SignalCounts(_Open):
@@ -322,7 +367,8 @@ class WsStatus(_Open):
 
 
 _MODELS: tuple[type[BaseModel], ...] = (
-    ErrorBody, Quote, History, OptionChain, SymbolList, Health, LiveData, SignalList, SignalLevels, WsStatus,
+    ErrorBody, Quote, History, HistoryColumns, OptionChain, SymbolList, Health, LiveData, SignalList, SignalLevels,
+    WsStatus,
 )
 
 
@@ -426,16 +472,13 @@ def _symbol_param(description: str = "ticker, case-insensitive (AAPL, BRK-B, GC=
             "schema": {"type": "string", "pattern": SYMBOL_PATTERN}, "example": "AAPL"}
 
 
-def _timeframe_param() -> dict[str, Any]:
-    return {"name": "timeframe", "in": "query", "required": False, "description": "candle width (default 1h)",
-            "schema": {"type": "string", "enum": TIMEFRAMES}}
-
-
 def _history_operation(operation_id: str, summary: str, description: str) -> dict[str, Any]:
     params = query_parameters(HistoryQuery, {
         "period": {"pattern": PERIOD_PATTERN},
         "interval": {"enum": TIMEFRAMES},
     })
+    candles = {"description": "candles, oldest first: `data` (rows, the default) or `columns` (format=columns)",
+               "content": {"application/json": {"schema": {"oneOf": [_ref(History), _ref(HistoryColumns)]}}}}
     return {
         "operationId": operation_id,
         "tags": ["market-data"],
@@ -443,7 +486,7 @@ def _history_operation(operation_id: str, summary: str, description: str) -> dic
         "description": description,
         "parameters": [_symbol_param(), *params],
         "responses": {
-            "200": _json(History, "candles, oldest first"),
+            "200": candles,
             "400": _error("invalid symbol, period, interval, end or limit, or a window the source cannot serve"),
             "404": _error("no source knows the symbol"),
             "503": _error("no source can answer and nothing is cached"),
@@ -567,13 +610,19 @@ def _paths() -> dict[str, Any]:
             "operationId": "getSignalLevels",
             "tags": ["signals"],
             "summary": "Chart overlays: swing points, fair value gaps, structure breaks, floor pivots",
-            "description": "Object shapes as defined in docs/signals.md. From the live tracker when the server streams "
-                           "the symbol; otherwise from its last 300 closed candles at once (cached 15 s), without "
-                           "adding it to the feed.",
-            "parameters": [_symbol_param(), _timeframe_param()],
+            "description": "Object shapes as defined in docs/signals.md. Without period, end and limit: from the live "
+                           "tracker when the server streams the symbol; otherwise from its last 300 closed candles "
+                           "at once (cached 15 s), without adding it to the feed. With any of them: the overlays "
+                           "of every closed candle the history route gives for the same period, end and limit "
+                           f"(limit 1..{MAX_LEVELS_CANDLES}, default {MAX_LEVELS_CANDLES}; without end the "
+                           "forming candle is left out; without period the timeframe's default window widened to "
+                           "hold limit candles), computed over that window alone (older history for a chart), "
+                           "cached 15 s.",
+            "parameters": [_symbol_param(), *query_parameters(LevelsQuery, {
+                "timeframe": {"enum": TIMEFRAMES}, "period": {"pattern": PERIOD_PATTERN}})],
             "responses": {
                 "200": _json(SignalLevels, "the overlays"),
-                "400": _error("invalid symbol or timeframe"),
+                "400": _error("invalid symbol, timeframe, period, end or limit"),
                 "404": _error("unknown symbol"),
                 "503": _error("the symbol is not tracked and no source can answer for its history, nothing cached"),
             },
