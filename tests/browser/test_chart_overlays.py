@@ -77,8 +77,11 @@ def test_older_history_brings_its_overlays(make_server, page) -> None:  # type: 
     browser_page.evaluate("() => window.tickstream.chart.ensureCandles(2000)")
     first = state(browser_page)["firstTime"]
     browser_page.evaluate(PAN_JS, [first + 60 * 60, 150 * 60])
-    wait_for(lambda: not (st := state(browser_page))["view"]["follow"] and window(browser_page)[0] <= st["view"]["from"],
-             15, 0.1, "the view on the oldest candles")
+
+    def on_oldest() -> bool:
+        st = state(browser_page)
+        return not st["view"]["follow"] and window(browser_page)[0] <= st["view"]["from"]
+    wait_for(on_oldest, 15, 0.1, "the view on the oldest candles")
 
     def older_swings() -> set[tuple[int, float]]:
         start, _ = window(browser_page)
