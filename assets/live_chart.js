@@ -874,7 +874,9 @@
         gd.layout.datarevision = (gd.layout.datarevision || 0) + 1;
         stats.plotted = end - start;
         stats.mainRedraws = (stats.mainRedraws || 0) + 1;
-        return window.Plotly.react(gd, gd.data, gd.layout);
+        // Only the traces shown: Plotly works through every trace it is given, shown or not.
+        const shown = chart.traces.ordered.filter(function (trace) { return trace.visible !== false; });
+        return window.Plotly.react(gd, shown, gd.layout);
     }
 
     // The live layer over the main figure, on the main figure's own axes as it last drew them.
@@ -993,9 +995,8 @@
         const below = templates.filter(function (t) { return t.meta.layer === "below"; });
         const above = templates.filter(function (t) { return t.meta.layer !== "below"; });
         const ordered = below.concat([priceTrace, volumeTrace], above);
-        gd.data.length = 0;
-        ordered.forEach(function (trace) { gd.data.push(trace); });
-        chart.traces = { price: priceTrace, volume: volumeTrace, byUid: {} };
+        gd.data = ordered.slice();
+        chart.traces = { price: priceTrace, volume: volumeTrace, byUid: {}, ordered: ordered };
         ordered.forEach(function (trace) { chart.traces.byUid[trace.uid] = trace; });
         chart.tracesTheme = chart.theme;
         chart.builtKey = "";
@@ -1019,7 +1020,7 @@
                 if (trace) { Object.assign(trace, chart.built.traces[uid]); }
             });
         }
-        gd.data.forEach(function (trace) {
+        chart.traces.ordered.forEach(function (trace) {
             const kind = trace.meta && trace.meta.overlay;
             if (kind) {
                 const visible = chart.shown.has(kind);
