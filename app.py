@@ -31,6 +31,7 @@ from api.origins import init_origin_policy
 from api.rest import create_rest_blueprint
 from api.serving import serve
 from api.signal_bridge import SignalEngine
+from api.trading_routes import create_trading_blueprint
 from api.ws import init_websocket_routes
 from components.live_chart import register_live_chart_callbacks
 from components.shell import app_shell, register_shell_callbacks
@@ -41,6 +42,7 @@ from feeds.market import MarketService
 from feeds.source import MarketSource
 from feeds.stats import FeedStats
 from settings import Settings, load_settings, parse_cli
+from trading.setup import build_trading, combine_snapshots, keep_symbol_streamed
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("tickstream")
@@ -57,6 +59,7 @@ class Services:
     market: MarketService
     hub: Hub
     signals: SignalEngine
+    trading: Any = None
 
     def health(self) -> tuple[dict[str, Any], int]:
         return health_body(self.feed, self.source, self.signals)
@@ -77,9 +80,13 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
                     max_symbols=settings.max_tracked_symbols, clock=clock, stats=FeedStats(), listener=signals,
                     seed_in_background=True)
     market = MarketService(source, feed)
-    hub = Hub(bus, feed, settings, signals_provider=signals.overlays, snapshot_provider=signals.snapshot,
+    # The paper broker (trading/): its channels' snapshots come from it, the others' from the signal engine.
+    trading = build_trading(settings, bus, feed, market, signals)
+    hub = Hub(bus, feed, settings, signals_provider=signals.overlays,
+              snapshot_provider=combine_snapshots(signals.snapshot, trading),
               agent_status=signals.agent_status)
-    services = Services(settings, source, bus, feed, market, hub, signals)
+    trading.keep_symbol = keep_symbol_streamed(feed, hub)
+    services = Services(settings, source, bus, feed, market, hub, signals, trading)
     server.extensions["tickstream"] = services
 
     if settings.trusted_proxies:
@@ -89,6 +96,7 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     server.register_blueprint(create_rest_blueprint(market, services.health, services.live_metrics, signals,
                                                     peer_route=settings.bench_peer_route,
                                                     lease_symbol=hub.lease_symbol))
+    server.register_blueprint(create_trading_blueprint(trading))
     server.register_blueprint(create_openapi_blueprint())
     init_websocket_routes(server, hub, settings)
 
@@ -107,6 +115,7 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     register_live_chart_callbacks(app)
     if start_feed:
         feed.start()
+        trading.start()
     return app
 
 
