@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     server.register_blueprint(create_rest_blueprint(market, services.health, services.live_metrics, signals,
                                                     peer_route=settings.bench_peer_route,
                                                     lease_symbol=hub.lease_symbol))
-    server.register_blueprint(create_trading_blueprint(trading))
+    server.register_blueprint(create_trading_blueprint(trading, peer_route=settings.bench_peer_route))
     server.register_blueprint(create_openapi_blueprint())
     init_websocket_routes(server, hub, settings)
 

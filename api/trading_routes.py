@@ -192,8 +192,15 @@ def _placing(call: Callable[[], tuple[Order, bool]]) -> Response:
     return _json(body, 201 if new else 200)
 
 
-def create_trading_blueprint(service: TradingService) -> Blueprint:
+def create_trading_blueprint(service: TradingService, peer_route: bool = False) -> Blueprint:
+    """The blueprint. ``peer_route`` adds ``POST /bench/peer-order``, a bare Flask route that parses the JSON body
+    and answers it back with 201: what bench/trading.py compares order placement against."""
     api = Blueprint("tickstream_trading", __name__)
+
+    if peer_route:
+        @api.post("/bench/peer-order")
+        def bench_peer_order() -> Response:
+            return _json(request.get_json(force=True, silent=True) or {}, 201)
 
     @api.post("/api/v1/orders")
     def place_order() -> Response:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from trading.fills import Decision, FillRules, MarketTick, decide, fill_cap
@@ -82,6 +82,47 @@ class AccountEvent:
 
 
 BrokerEvent = OrderEvent | TradeEvent | PositionEvent | AccountEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """The quotes that can make a symbol's working orders do anything: a buy limit needs ask ≤ its limit, a sell
+    limit bid ≥ its limit, a buy stop ask ≥ its stop, a sell stop bid ≤ its stop; market orders and ioc/fok orders
+    not yet evaluated act on any quote. A quote that passes none of the bounds changes nothing (``day`` expiry is
+    swept once a second apart from quotes), so the feed thread does not even queue it."""
+
+    always: bool = False
+    buy_limit: float = -math.inf
+    sell_limit: float = math.inf
+    buy_stop: float = math.inf
+    sell_stop: float = -math.inf
+
+    def passes(self, bid: float, ask: float) -> bool:
+        return self.always or ask <= self.buy_limit or bid >= self.sell_limit or ask >= self.buy_stop \
+            or bid <= self.sell_stop
+
+    @classmethod
+    def of(cls, orders: Iterable[Order]) -> Gate:
+        always = False
+        buy_limit, sell_limit, buy_stop, sell_stop = -math.inf, math.inf, math.inf, -math.inf
+        for o in orders:
+            if o.type is OrderType.MARKET or (o.type is OrderType.STOP and o.triggered) or \
+                    (not o.evaluated and o.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)):
+                always = True
+                break
+            if o.type is OrderType.LIMIT or (o.type is OrderType.STOP_LIMIT and o.triggered):
+                assert o.limit_price is not None
+                if o.side is Side.BUY:
+                    buy_limit = max(buy_limit, o.limit_price)
+                else:
+                    sell_limit = min(sell_limit, o.limit_price)
+            else:
+                assert o.stop_price is not None
+                if o.side is Side.BUY:
+                    buy_stop = min(buy_stop, o.stop_price)
+                else:
+                    sell_stop = max(sell_stop, o.stop_price)
+        return cls(always, buy_limit, sell_limit, buy_stop, sell_stop)
 
 
 class OrderRefused(Exception):
@@ -163,6 +204,19 @@ class Broker:
             if order.status.is_working:
                 index.setdefault(order.symbol, {})[order.order_id] = order
         self.working: dict[str, dict[str, Order]] = index
+        # Per symbol, the quotes that could make any of its working orders act (see Gate). Read without a lock by
+        # the feed thread (one dict lookup, values immutable); rebuilt for the symbols a step changed.
+        self.gates: dict[str, Gate] = {symbol: Gate.of(book.values()) for symbol, book in index.items()}
+        self._dirty: set[str] = set()
+
+    def _refresh_gates(self) -> None:
+        for symbol in self._dirty:
+            book = self.working.get(symbol)
+            if book:
+                self.gates[symbol] = Gate.of(book.values())
+            else:
+                self.gates.pop(symbol, None)
+        self._dirty.clear()
 
     def symbols_with_working_orders(self) -> frozenset[str]:
         return frozenset(self.working)
@@ -172,6 +226,7 @@ class Broker:
 
     def _put(self, order: Order, changes: Changes) -> None:
         changes.orders[order.order_id] = order
+        self._dirty.add(order.symbol)
         if order.status.is_open:
             self.open_orders[order.order_id] = order
         else:
@@ -193,6 +248,7 @@ class Broker:
         except BaseException:
             self._load()
             raise
+        self._refresh_gates()
 
     # -- money -------------------------------------------------------------------------------------------------
 

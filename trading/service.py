@@ -1,8 +1,9 @@
 """The paper broker at the edge: live quotes in from the bus, steps committed, events announced on the bus.
 
 Thread rules:
-- ``on_event`` runs on the publisher's thread (the feed thread). It stays cheap: a tick of a symbol with working
-  orders is appended to a bounded queue (one set lookup and one append; other ticks cost the lookup only); a
+- ``on_event`` runs on the publisher's thread (the feed thread). It stays cheap: a tick that could make a working
+  order act (the symbol's ``Gate``, trading/broker.py: one dict lookup and four comparisons) is appended to a
+  bounded queue; every other tick costs the lookup only; a
   ``prepared_payload`` is remembered in a bounded map; a consensus ``signal`` of a symbol with an auto-trading rule
   is queued. Nothing there touches SQLite or takes the broker lock.
 - One worker thread (``paper-broker``) takes the queue in order: each tick is evaluated by the broker, committed,
@@ -137,7 +138,8 @@ class TradingService:
 
     def on_event(self, topic: str, event: Any) -> None:
         if type(event) is Tick:
-            if event.symbol in self._watch:
+            gate = self.broker.gates.get(event.symbol)
+            if gate is not None and (event.bid is None or event.ask is None or gate.passes(event.bid, event.ask)):
                 self._queue.put("tick", event)
             return
         if type(event) is not p.ChannelEvent:
