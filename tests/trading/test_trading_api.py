@@ -213,3 +213,35 @@ def test_auto_trading_places_a_market_order_on_a_consensus_signal(server: Any) -
 
     order = wait_for(placed, 10, message="the auto-trading order")
     assert order["side"] == "buy" and order["type"] == "market" and order["quantity"] == int(1000 // price)
+
+
+def test_answers_match_the_openapi_schemas(server: Any) -> None:
+    import jsonschema
+
+    from api.openapi import openapi_document
+
+    document = openapi_document()
+    wait_quote(server)
+
+    def check(method: str, path: str, status: str, body: Any) -> None:
+        schema = document["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+        validator = jsonschema.Draft202012Validator({**schema, "components": document["components"]})
+        assert [e.message for e in validator.iter_errors(body)] == [], (method, path)
+
+    base = server.base_url
+    placed = requests.post(base + "/api/v1/orders", json={"symbol": "AAPL", "side": "buy", "quantity": 1,
+                                                          "type": "limit", "limit_price": 1.0}, timeout=10)
+    check("post", "/api/v1/orders", "201", placed.json())
+    rejected = requests.post(base + "/api/v1/orders", json={"symbol": "AAPL", "side": "sell", "quantity": 1},
+                             timeout=10)
+    check("post", "/api/v1/orders", "400", rejected.json())
+    order_id = placed.json()["order_id"]
+    check("get", "/api/v1/orders/{order_id}", "200", requests.get(f"{base}/api/v1/orders/{order_id}",
+                                                                  timeout=10).json())
+    check("get", "/api/v1/orders", "200", requests.get(base + "/api/v1/orders?status=all", timeout=10).json())
+    check("delete", "/api/v1/orders/{order_id}", "200", requests.delete(f"{base}/api/v1/orders/{order_id}",
+                                                                        timeout=10).json())
+    for path, model in (("/api/v1/positions", "200"), ("/api/v1/trades", "200"), ("/api/v1/performance", "200"),
+                        ("/api/v1/account", "200"), ("/api/v1/auto-trading", "200")):
+        check("get", path, model, requests.get(base + path, timeout=10).json())
+    check("post", "/api/v1/account/reset", "200", requests.post(base + "/api/v1/account/reset", timeout=10).json())
