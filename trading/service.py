@@ -87,6 +87,7 @@ class TradingService:
         keep_symbol: Callable[[str], None] = lambda symbol: None,
         idea_lookup: Callable[[str], dict[str, Any] | None] = lambda idea_id: None,
         clock: Callable[[], float] = time.time,
+        running: Callable[[], bool] = lambda: True,
     ) -> None:
         self.broker = broker
         self.bus = bus
@@ -96,6 +97,8 @@ class TradingService:
         self.keep_symbol = keep_symbol
         self.idea_lookup = idea_lookup
         self.clock = clock
+        # Whether the feed still runs: the worker ends a few seconds after it stopped (no quotes can come).
+        self.running = running
         self._lock = threading.RLock()
         self._queue = EventQueue(TICK_QUEUE_SIZE)
         self._watch: frozenset[str] = broker.symbols_with_working_orders()
@@ -163,7 +166,14 @@ class TradingService:
 
     def _run(self) -> None:
         next_periodic = 0.0
+        stopped_since: float | None = None
         while not self._stop.is_set():
+            if self.running():
+                stopped_since = None
+            elif stopped_since is None:
+                stopped_since = time.monotonic()
+            elif time.monotonic() - stopped_since > 2.0:
+                return
             item = self._queue.get(timeout=0.2)
             try:
                 if item is not None:

@@ -58,7 +58,8 @@ def build_trading(settings: Settings, bus: InProcessBus, feed: Any, market: Any,
         return None
 
     return TradingService(broker, bus, latest_quote=feed.latest_quote, fetch_quote=market.quote,
-                          instrument=instrument_of, idea_lookup=idea_lookup, clock=feed.clock)
+                          instrument=instrument_of, idea_lookup=idea_lookup, clock=feed.clock,
+                          running=lambda: feed.is_running)
 
 
 def keep_symbol_streamed(feed: Any, hub: Any) -> Callable[[str], None]:
