@@ -105,16 +105,19 @@ class TradingService:
         self._payloads: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._payload_lock = threading.Lock()
         self._auto: dict[tuple[str, str], AutoRule] = {(r.symbol, r.timeframe): r for r in broker.store.auto_rules()}
-        self._auto_symbols = frozenset(s for s, _ in self._auto)
+        self._auto_symbols = frozenset(r.symbol for r in self._auto.values() if r.enabled)
         # What was announced last, for snapshots (under _snap_lock only).
         self._snap_lock = threading.Lock()
         self._open_orders: dict[str, dict[str, Any]] = {o.order_id: order_update(o)
                                                         for o in broker.open_orders.values()}
         self._trades: OrderedDict[str, dict[str, Any]] = OrderedDict(
             (t.trade_id, trade_to_wire(t)) for t in reversed(broker.store.trades(limit=50)))
-        self._positions: dict[str, dict[str, Any]] = {}
-        self._performance: dict[str, Any] | None = None
-        self._dashboard: dict[str, Any] | None = None
+        self._positions: dict[str, dict[str, Any]] = {
+            s: position_to_wire(p_, self.mark(s)) for s, p_ in broker.positions.items() if not p_.is_flat}
+        # What a subscriber of performance or dashboard gets before anything happened.
+        perf, _ = broker.performance(self.mark)
+        self._performance: dict[str, Any] | None = performance_to_wire(perf)
+        self._dashboard: dict[str, Any] | None = dashboard_update(perf)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_sample = 0.0
@@ -323,11 +326,6 @@ class TradingService:
         return [p.ChannelEvent(channel, kind, data.get("symbol"), {**data, "snapshot": True}, now)
                 for kind, data in items]
 
-    def first_snapshot(self) -> None:
-        """Compute what a subscriber gets before anything happened (performance and the overview cards)."""
-        with self._lock:
-            self._publish_performance()
-
     # -- REST side (any thread) ------------------------------------------------------------------------------
 
     def resolve(self, symbol: str) -> tuple[Instrument | None, MarketTick | None]:
@@ -440,7 +438,7 @@ class TradingService:
             raise OrderRefused(429, "too_many_rules", f"at most {MAX_AUTO_RULES} auto-trading rules")
         self.broker.store.save_auto_rule(rule)
         self._auto = {**self._auto, key: rule}
-        self._auto_symbols = frozenset(s for s, _ in self._auto if self._auto[(s, _)].enabled)
+        self._auto_symbols = frozenset(r.symbol for r in self._auto.values() if r.enabled)
         if rule.enabled:
             self.keep_symbol(rule.symbol)
         return rule
