@@ -352,7 +352,8 @@ class TradingStore:
     def orders(self, statuses: Sequence[OrderStatus] | None = None, limit: int = 100,
                symbol: str | None = None) -> list[Order]:
         """Newest first."""
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if statuses is not None:
             clauses.append(f"status IN ({', '.join('?' * len(statuses))})")
             params.extend(s.value for s in statuses)
