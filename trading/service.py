@@ -273,7 +273,9 @@ class TradingService:
                     self._positions.clear()
                     self._trades.clear()
         self._watch = self.broker.symbols_with_working_orders()
-        self._publish_performance()
+        # Placing, canceling or expiring an order changes no figure; a fill or a reset does.
+        if any(isinstance(e, (PositionEvent, AccountEvent)) for e in events):
+            self._publish_performance()
 
     def _publish_marks(self) -> None:
         """Positions marked to the live price, sent when their market price moved."""
