@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 import dash
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash, dcc, html
 
 from components import ids
+from components.symbol_search import symbol_search
 
 
 def chart_href(symbol: str) -> str:
@@ -26,16 +27,9 @@ def app_shell(symbols: Sequence[str]) -> html.Div:
                     html.A("Tickstream", href="/", className="brand"),
                     html.Div(
                         className="watch-links",
-                        children=[html.A(s, href=chart_href(s), className="watch-link") for s in symbols],
+                        children=[dcc.Link(s, href=chart_href(s), className="watch-link") for s in symbols],
                     ),
-                    html.Div(
-                        className="symbol-box",
-                        children=[
-                            dcc.Input(id=ids.SYMBOL_INPUT, placeholder="Symbol…", debounce=True, type="text",
-                                      className="symbol-input"),
-                            html.Button("Go", id=ids.SYMBOL_GO, className="symbol-go"),
-                        ],
-                    ),
+                    symbol_search(),
                 ],
             ),
             html.Main(dash.page_container, className="page"),
@@ -44,17 +38,4 @@ def app_shell(symbols: Sequence[str]) -> html.Div:
 
 
 def register_shell_callbacks(app: Dash) -> None:
-    app.clientside_callback(
-        """
-        function(clicks, submitted, value) {
-            const symbol = (value || "").trim().toUpperCase();
-            if (!symbol) { return window.dash_clientside.no_update; }
-            return "/chart/" + encodeURIComponent(symbol);
-        }
-        """,
-        Output(ids.URL, "href"),
-        Input(ids.SYMBOL_GO, "n_clicks"),
-        Input(ids.SYMBOL_INPUT, "n_submit"),
-        State(ids.SYMBOL_INPUT, "value"),
-        prevent_initial_call=True,
-    )
+    """The shell's behaviour is clientside (assets/symbol_search.js); nothing to register yet."""
