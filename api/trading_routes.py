@@ -192,17 +192,54 @@ def _placing(call: Callable[[], tuple[Order, bool]]) -> Response:
     return _json(body, 201 if new else 200)
 
 
+_ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+# The methods each route answers (with HEAD for GET); any other method gets 405 with Allow (see _other_method).
+_ALLOWED: dict[str, tuple[str, ...]] = {}
+
+
+def _other_method(**_path_values: str) -> Response:
+    """OPTIONS: 204 with ``Allow``; another method the route does not take: 405 JSON with ``Allow`` (RFC 9110
+    §15.5.6), instead of the API's 404 catch-all."""
+    rule = request.url_rule.rule if request.url_rule is not None else ""
+    allowed = ", ".join((*_ALLOWED.get(rule, ()), "OPTIONS"))
+    if request.method == "OPTIONS":
+        response = Response(status=204, headers={"Allow": allowed})
+        del response.headers["Content-Type"]
+        return response
+    raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed on {request.path}; use "
+                                              f"{allowed.replace(', OPTIONS', '')}", headers={"Allow": allowed})
+
+
+def _close_routes(api: Blueprint) -> None:
+    """Give every route of the blueprint its answer to the methods it does not take."""
+    for rule, methods in _ALLOWED.items():
+        others = [m for m in _ALL_METHODS if m not in methods]
+        api.add_url_rule(rule, endpoint="trading_other_method", view_func=_other_method, methods=others,
+                         provide_automatic_options=False)
+
+
 def create_trading_blueprint(service: TradingService, peer_route: bool = False) -> Blueprint:
     """The blueprint. ``peer_route`` adds ``POST /bench/peer-order``, a bare Flask route that parses the JSON body
     and answers it back with 201: what bench/trading.py compares order placement against."""
     api = Blueprint("tickstream_trading", __name__)
+    _ALLOWED.update({
+        "/api/v1/orders": ("GET", "POST"),
+        "/api/v1/orders/<order_id>": ("GET", "DELETE"),
+        "/api/v1/orders/from-payload/<idea_id>": ("POST",),
+        "/api/v1/positions": ("GET",),
+        "/api/v1/trades": ("GET",),
+        "/api/v1/performance": ("GET",),
+        "/api/v1/account": ("GET",),
+        "/api/v1/account/reset": ("POST",),
+        "/api/v1/auto-trading": ("GET", "POST"),
+    })
 
     if peer_route:
         @api.post("/bench/peer-order")
         def bench_peer_order() -> Response:
             return _json(request.get_json(force=True, silent=True) or {}, 201)
 
-    @api.post("/api/v1/orders")
+    @api.post("/api/v1/orders", provide_automatic_options=False)
     def place_order() -> Response:
         body: OrderBody = _body(OrderBody)
         order_request = OrderRequest(
@@ -211,7 +248,7 @@ def create_trading_blueprint(service: TradingService, peer_route: bool = False) 
             take_profit=body.take_profit, stop_loss=body.stop_loss, client_order_id=body.client_order_id)
         return _placing(lambda: service.submit(order_request))
 
-    @api.get("/api/v1/orders")
+    @api.get("/api/v1/orders", provide_automatic_options=False)
     def list_orders() -> Response:
         query: OrdersQuery = _query(OrdersQuery)
         statuses = None if query.status == "all" else [
@@ -220,7 +257,7 @@ def create_trading_blueprint(service: TradingService, peer_route: bool = False) 
         orders = service.broker.store.orders(statuses, query.limit, symbol)
         return _json({"orders": [order_to_wire(o) for o in orders]})
 
-    @api.get("/api/v1/orders/<order_id>")
+    @api.get("/api/v1/orders/<order_id>", provide_automatic_options=False)
     def get_order(order_id: str) -> Response:
         order = service.broker.store.order(order_id[:64])
         if order is None:
@@ -229,30 +266,30 @@ def create_trading_blueprint(service: TradingService, peer_route: bool = False) 
         body["fills"] = [fill_to_wire(f) for f in service.broker.store.fills(order.order_id)]
         return _json(body)
 
-    @api.delete("/api/v1/orders/<order_id>")
+    @api.delete("/api/v1/orders/<order_id>", provide_automatic_options=False)
     def cancel_order(order_id: str) -> Response:
         order = service.cancel(order_id[:64])
         if order is None:
             raise ApiError(404, "unknown_order", f"no order {order_id[:64]!r}")
         return _json(order_to_wire(order))
 
-    @api.post("/api/v1/orders/from-payload/<idea_id>")
+    @api.post("/api/v1/orders/from-payload/<idea_id>", provide_automatic_options=False)
     def order_from_payload(idea_id: str) -> Response:
         body: FromPayloadBody = _body(FromPayloadBody, optional=True)
         tif = TimeInForce(body.time_in_force) if body.time_in_force else None
         return _placing(lambda: service.from_payload(idea_id[:128], body.quantity, tif))
 
-    @api.get("/api/v1/positions")
+    @api.get("/api/v1/positions", provide_automatic_options=False)
     def positions() -> Response:
         return _json({"positions": service.positions()})
 
-    @api.get("/api/v1/trades")
+    @api.get("/api/v1/trades", provide_automatic_options=False)
     def trades() -> Response:
         query: TradesQuery = _query(TradesQuery)
         status = None if query.status == "all" else TradeStatus(query.status)
         return _json({"trades": [trade_to_wire(t) for t in service.broker.store.trades(query.limit, status)]})
 
-    @api.get("/api/v1/performance")
+    @api.get("/api/v1/performance", provide_automatic_options=False)
     def performance() -> Response:
         query: PerformanceQuery = _query(PerformanceQuery)
         perf, curve = service.performance()
@@ -260,21 +297,21 @@ def create_trading_blueprint(service: TradingService, peer_route: bool = False) 
             curve = [point for point in curve if point[0] >= query.since]
         return _json({**performance_to_wire(perf), "equity_curve": curve_to_wire(curve)})
 
-    @api.get("/api/v1/account")
+    @api.get("/api/v1/account", provide_automatic_options=False)
     def account() -> Response:
         return _json(service.account())
 
-    @api.post("/api/v1/account/reset")
+    @api.post("/api/v1/account/reset", provide_automatic_options=False)
     def reset() -> Response:
         body: ResetBody = _body(ResetBody, optional=True)
         service.reset(body.cash)
         return _json(service.account())
 
-    @api.get("/api/v1/auto-trading")
+    @api.get("/api/v1/auto-trading", provide_automatic_options=False)
     def auto_rules() -> Response:
         return _json({"rules": [auto_rule_to_wire(r) for r in service.auto_rules()]})
 
-    @api.post("/api/v1/auto-trading")
+    @api.post("/api/v1/auto-trading", provide_automatic_options=False)
     def set_auto_rule() -> Response:
         body: AutoRuleBody = _body(AutoRuleBody)
         try:
@@ -287,4 +324,5 @@ def create_trading_blueprint(service: TradingService, peer_route: bool = False) 
             raise ApiError(exc.status, exc.code, exc.message) from None
         return _json(auto_rule_to_wire(rule))
 
+    _close_routes(api)
     return api

@@ -245,3 +245,25 @@ def test_answers_match_the_openapi_schemas(server: Any) -> None:
                         ("/api/v1/account", "200"), ("/api/v1/auto-trading", "200")):
         check("get", path, model, requests.get(base + path, timeout=10).json())
     check("post", "/api/v1/account/reset", "200", requests.post(base + "/api/v1/account/reset", timeout=10).json())
+
+
+def test_state_changing_routes_refuse_foreign_origins(server: Any) -> None:
+    body = {"symbol": "AAPL", "side": "buy", "quantity": 1}
+    foreign = requests.post(server.base_url + "/api/v1/orders", json=body,
+                            headers={"Origin": "http://evil.example"}, timeout=10)
+    assert foreign.status_code == 403 and foreign.json()["error"]["code"]
+    reset = requests.post(server.base_url + "/api/v1/account/reset", headers={"Origin": "http://evil.example"},
+                          timeout=10)
+    assert reset.status_code == 403
+    # Reading stays open to any origin.
+    assert requests.get(server.base_url + "/api/v1/positions", headers={"Origin": "http://evil.example"},
+                        timeout=10).status_code == 200
+
+
+def test_other_methods_get_405_with_allow(server: Any) -> None:
+    put = requests.put(server.base_url + "/api/v1/orders", json={}, timeout=10)
+    assert put.status_code == 405 and put.headers["Allow"] == "GET, POST, OPTIONS"
+    assert put.json()["error"]["code"] == "method_not_allowed"
+    assert requests.get(server.base_url + "/api/v1/account/reset", timeout=10).status_code == 405
+    options = requests.options(server.base_url + "/api/v1/orders/abc", timeout=10)
+    assert options.status_code == 204 and options.headers["Allow"] == "GET, DELETE, OPTIONS"
