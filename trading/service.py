@@ -226,6 +226,7 @@ class TradingService:
             if time.monotonic() >= self._next_sample:
                 self._next_sample = time.monotonic() + EQUITY_SAMPLE_SECONDS
                 self.broker.sample_equity(self.mark)
+                self.broker.store.prune()
                 for symbol in self._watch | self.broker.held_symbols():
                     self.keep_symbol(symbol)
             self._publish_marks()

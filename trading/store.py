@@ -115,6 +115,10 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 # Equity samples kept (one a minute: about 35 days); older ones are deleted as new ones come.
 MAX_EQUITY_SAMPLES = 50_000
+# Closed orders (with their fills) and closed trades kept; the oldest beyond are deleted by ``prune`` (the service
+# calls it every minute), so the file does not grow without bound however many orders clients send.
+MAX_CLOSED_ORDERS = 100_000
+MAX_CLOSED_TRADES = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +319,30 @@ class TradingStore:
                 db.execute("ROLLBACK")
                 raise
             self.commits += 1
+
+    def prune(self, max_orders: int = MAX_CLOSED_ORDERS, max_trades: int = MAX_CLOSED_TRADES) -> int:
+        """Delete the oldest closed orders (and their fills) and closed trades beyond the limits; returns how many
+        rows went."""
+        marks = ", ".join("?" * len(_OPEN_STATUSES))
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                old = [r[0] for r in db.execute(
+                    f"SELECT order_id FROM orders WHERE status NOT IN ({marks}) ORDER BY updated_at DESC, rowid DESC "
+                    "LIMIT -1 OFFSET ?", (*_OPEN_STATUSES, max_orders))]
+                for start in range(0, len(old), 500):
+                    chunk = old[start:start + 500]
+                    places = ", ".join("?" * len(chunk))
+                    db.execute(f"DELETE FROM fills WHERE order_id IN ({places})", chunk)
+                    db.execute(f"DELETE FROM orders WHERE order_id IN ({places})", chunk)
+                gone = db.execute("DELETE FROM trades WHERE trade_id IN (SELECT trade_id FROM trades WHERE status = "
+                                  "'closed' ORDER BY closed_at DESC LIMIT -1 OFFSET ?)", (max_trades,)).rowcount
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return len(old) + max(0, gone)
 
     def save_auto_rule(self, rule: AutoRule) -> None:
         with self._lock:

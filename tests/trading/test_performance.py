@@ -162,3 +162,19 @@ def test_a_store_newer_than_the_release_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(RuntimeError, match="newer"):
         TradingStore(path)
+
+
+def test_prune_keeps_open_orders_and_the_newest_closed_ones(tmp_path: Path) -> None:
+    from trading.orders import Order, OrderStatus, OrderType, TimeInForce
+    from trading.store import Changes, Fill
+
+    store = TradingStore(tmp_path / "prune.sqlite3")
+    orders = {f"o{i}": Order(f"o{i}", None, "X", Side.BUY, OrderType.MARKET, 1.0, None, None, TimeInForce.GTC,
+                             OrderStatus.FILLED if i < 8 else OrderStatus.ACCEPTED, T0 + i, T0 + i)
+              for i in range(10)}
+    store.commit(Changes(orders=orders, fills=[Fill(f"o{i}", "X", Side.BUY, 1.0, 1.0, 0.0, T0 + i)
+                                               for i in range(8)]))
+    assert store.prune(max_orders=3) == 5
+    kept = {o.order_id for o in store.orders(None, 100)}
+    assert kept == {"o5", "o6", "o7", "o8", "o9"}
+    assert [f.order_id for f in store.fills()] == ["o5", "o6", "o7"]
