@@ -23,7 +23,7 @@
     const FIRST_HISTORY = 500;
     const OLDER_PAGE = 1000;
     const MAX_LOADED = 20000;
-    const VISIBLE = 120;
+    const VISIBLE = 160;
     // Most candles Plotly is given (zoomed out further, the chart offers the next coarser timeframe).
     const MAX_PLOTTED = 1500;
     // Empty room right of the newest candle, in candles, while the chart follows the latest.
@@ -61,7 +61,7 @@
         // Every loaded candle, oldest first, as parallel arrays; xs are the Plotly x values in the shown zone.
         times: [], opens: [], highs: [], lows: [], closes: [], volumes: [], xs: [],
         book: null, loadToken: 0, ready: false, pending: [], noOlder: false, loadingOlder: null,
-        view: { follow: true, span: VISIBLE, from: null, to: null }, yManual: false, slice: null,
+        view: { follow: true, span: defaultSpan(), from: null, to: null }, yManual: false, slice: null,
         overlaysLive: null, overlaysLiveText: "", overlaysHistorical: null, signals: new Map(),
         overlaysDirty: true, built: null, builtKey: "", shown: new Set(), timeZone: "UTC", utc: false,
         log: false, theme: "dark", frameRequested: false, drawing: false, unrendered: [], lastQuote: null,
@@ -97,11 +97,22 @@
         try { window.localStorage.setItem(key, value); } catch (err) { /* private mode: not remembered */ }
     }
 
+    // Candles in view when a chart opens: about 8 px each, so a phone shows fewer than a desktop screen.
+    function defaultSpan() {
+        const stage = el(IDS.stage);
+        const width = stage && stage.clientWidth ? stage.clientWidth : 1200;
+        return Math.max(40, Math.min(VISIBLE, Math.round(width / 8)));
+    }
+
     function price(value) {
         return value === null || value === undefined || !isFinite(value) ? "—" : fmt().price(value, chart.precision);
     }
 
-    function toX(t) { return fmt().plotX(t, chart.timeZone); }
+    // Daily candles are UTC days: drawn on their UTC date in every zone (shifted, they would sit on the evening
+    // before in New York).
+    function plotZone() { return chart.timeframe === "1d" ? "UTC" : chart.timeZone; }
+
+    function toX(t) { return fmt().plotX(t, plotZone()); }
 
     function localZone() {
         try {
@@ -377,7 +388,8 @@
             chart.pending = [];
             applyMessages(pending);
             fetchHistoricalOverlays(token);
-            const at = atParameter();
+            const at = chart.openAt;
+            chart.openAt = null;
             if (at) { return centreOn(at); }
             requestDraw();
             return null;
@@ -1033,7 +1045,7 @@
 
     function applyTheme(layout, colors) {
         layout.paper_bgcolor = colors.background;
-        layout.plot_bgcolor = colors.background;
+        layout.plot_bgcolor = "rgba(0,0,0,0)";
         layout.font = Object.assign({}, layout.font, { color: colors.text });
         ["xaxis", "yaxis", "yaxis2", "yaxis3", "yaxis4"].forEach(function (name) {
             const axis = layout[name];
@@ -1060,11 +1072,11 @@
         if (!event || !chart.ready || !chart.times.length) { return; }
         if (event["xaxis.autorange"] || event.autosize || event.width || event.height) {
             if (event["xaxis.autorange"]) {
-                chart.view = { follow: true, span: VISIBLE, from: null, to: null };
+                chart.view = { follow: true, span: defaultSpan(), from: null, to: null };
                 chart.yManual = false;
                 requestMainDraw();
             } else {
-                requestDraw();  // the window resized: the live layer takes the new size
+                requestMainDraw();  // the window resized: both layers take the new size
             }
             return;
         }
@@ -1079,8 +1091,8 @@
             requestDraw();
             return;
         }
-        const from = fmt().fromPlotX(String(r0), chart.timeZone);
-        const to = fmt().fromPlotX(String(r1), chart.timeZone);
+        const from = fmt().fromPlotX(String(r0), plotZone());
+        const to = fmt().fromPlotX(String(r1), plotZone());
         const last = chart.times[chart.times.length - 1];
         const span = Math.max(5, Math.round((to - from) / chart.seconds));
         // Back at the right edge: follow the newest candle again, keeping the width the user chose.
@@ -1095,7 +1107,7 @@
         if (!point || !chart.slice) { return; }
         chart.hoverIndex = chart.slice.start + point.pointIndex;
         if (point.data && point.data.uid !== "price" && point.data.uid !== "volume") {
-            const i = searchTime(fmt().fromPlotX(String(point.x), chart.timeZone));
+            const i = searchTime(fmt().fromPlotX(String(point.x), plotZone()));
             chart.hoverIndex = i >= 0 ? i : null;
         }
         showReadout();
@@ -1152,7 +1164,7 @@
         } else if (target.id === IDS.retry) {
             retryNow();
         } else if (target.id === IDS.coarser && chart.coarserOffer) {
-            chart.view = { follow: true, span: VISIBLE, from: null, to: null };
+            chart.view = { follow: true, span: defaultSpan(), from: null, to: null };
             setTimeframe(chart.coarserOffer);
         }
     }
@@ -1209,7 +1221,7 @@
         url.pathname = chartPath(chart.symbol);
         url.searchParams.delete("timeframe");
         url.searchParams.set("tf", chart.timeframe);
-        url.searchParams.delete("at");
+        if (!replace) { url.searchParams.delete("at"); }
         const target = url.pathname + url.search;
         if (target === window.location.pathname + window.location.search) { return; }
         const state = { tickstreamChart: true, symbol: chart.symbol, timeframe: chart.timeframe };
@@ -1224,7 +1236,7 @@
         if (!SECONDS[timeframe] || timeframe === chart.timeframe) { return; }
         chart.timeframe = timeframe;
         chart.seconds = SECONDS[timeframe];
-        chart.view = { follow: true, span: VISIBLE, from: null, to: null };
+        chart.view = { follow: true, span: defaultSpan(), from: null, to: null };
         chart.yManual = false;
         if (!fromHistory) { pushUrl(false); }
         showToolbar();
@@ -1256,7 +1268,7 @@
                 chart.timeframe = timeframe;
                 chart.seconds = SECONDS[timeframe];
             }
-            chart.view = { follow: true, span: VISIBLE, from: null, to: null };
+            chart.view = { follow: true, span: defaultSpan(), from: null, to: null };
             chart.yManual = false;
             chart.lastQuote = null;
             setText(IDS.name, chart.config.name);
@@ -1346,7 +1358,7 @@
         chart.log = stored(STORE.log, "0") === "1";
         embedOptions();
         chart.theme = document.documentElement.getAttribute("data-theme") === "light" ? "light" : "dark";
-        chart.view = { follow: true, span: VISIBLE, from: null, to: null };
+        chart.view = { follow: true, span: defaultSpan(), from: null, to: null };
         chart.yManual = false;
         chart.tracesTheme = null;
         chart.traces = null;
@@ -1361,6 +1373,7 @@
         ];
         showToolbar();
         showSource();
+        chart.openAt = atParameter();
         pushUrl(true);
         load();
         (function bindWhenReady() {

@@ -109,7 +109,9 @@ def candlestick_figure(candles: Sequence[Candle], symbol: str, timeframe: Timefr
     shown = {axis for name, axis in INDICATOR_PANES if name in indicators}
     figure.update_layout(
         paper_bgcolor=colors.background,
-        plot_bgcolor=colors.background,
+        # Transparent: the paper has the colour. Hidden panes' subplots overlap the others, and Plotly paints the
+        # plot background of overlapping subplots over the traces beneath them.
+        plot_bgcolor="rgba(0,0,0,0)",
         font={"color": colors.text, "size": 11},
         margin={"l": 8, "r": 72, "t": 8, "b": 28},
         uirevision=f"{symbol}-{timeframe.value}",

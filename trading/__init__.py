@@ -1,1 +1,1 @@
-"""Paper trading: orders, fills, positions, trades, performance, their store and the service that streams them."""
+"""Paper broker, alert rules and their SQLite stores; the services that stream them."""

@@ -39,7 +39,8 @@ def test_candle_x_is_utc_without_a_zone_suffix() -> None:
 def test_theme_colours_the_background_grid_and_candles(theme: str) -> None:
     colors = THEMES[theme]
     figure = candlestick_figure([Candle(0, 1, 2, 0.5, 1.5, 10)], "AAPL", Timeframe.M1, theme=theme)
-    assert figure.layout.paper_bgcolor == colors.background == figure.layout.plot_bgcolor
+    assert figure.layout.paper_bgcolor == colors.background
+    assert figure.layout.plot_bgcolor == "rgba(0,0,0,0)"
     assert figure.layout.xaxis.gridcolor == colors.grid
     assert figure.data[0].increasing.fillcolor == colors.up
     assert figure.layout.meta["theme"] == theme
@@ -61,7 +62,7 @@ def test_indicator_panes_stack_under_the_volume_pane_in_order() -> None:
     # Bottom up: MACD, RSI, volume, price; none overlap.
     order = [both["yaxis4"], both["yaxis3"], both["yaxis2"], both["yaxis"]]
     assert order[0][0] == 0.0 and order[-1][1] == 1.0
-    for lower, upper in zip(order, order[1:]):
+    for lower, upper in zip(order, order[1:], strict=False):
         assert lower[1] < upper[0]
     only_macd = pane_domains({"macd"})
     assert only_macd["yaxis3"] == [0.0, 0.0] and only_macd["yaxis4"][0] == 0.0
