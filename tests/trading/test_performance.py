@@ -178,3 +178,37 @@ def test_prune_keeps_open_orders_and_the_newest_closed_ones(tmp_path: Path) -> N
     kept = {o.order_id for o in store.orders(None, 100)}
     assert kept == {"o5", "o6", "o7", "o8", "o9"}
     assert [f.order_id for f in store.fills()] == ["o5", "o6", "o7"]
+
+
+def test_sharpe_annualises_with_365_days_when_everything_held_trades_every_day(tmp_path: Path) -> None:
+    clock = [T0]
+    broker = Broker(TradingStore(tmp_path / "c.sqlite3"), BrokerConfig(starting_cash=10_000.0), lambda: clock[0],
+                    every_day=lambda symbol: symbol == "BTC-USD")
+    price = {"BTC-USD": 100.0}
+
+    def mark(symbol: str) -> float | None:
+        return price.get(symbol)
+
+    broker.sample_equity(mark, T0)
+    tick = MarketTick("BTC-USD", T0, 99.99, 100.0, None)
+    broker.submit(OrderRequest("BTC-USD", Side.BUY, 10.0), Instrument("BTC-USD", 0.01, True), tick, mark)
+    broker.on_tick(tick)
+    for day, value in ((1, 110.0), (2, 105.0)):
+        price["BTC-USD"] = value
+        broker.sample_equity(mark, T0 + day * DAY)
+    clock[0] = T0 + 3 * DAY
+    price["BTC-USD"] = 120.0
+    result, _ = broker.performance(mark)
+    # Closes: the start 10,000; day 0 10,000 (bought at the ask, no gain yet); days 1, 2: 10,100, 10,050; now 10,200.
+    closes = [10_000.0, 10_000.0, 10_100.0, 10_050.0, 10_200.0]
+    returns = [b / a - 1 for a, b in zip(closes, closes[1:], strict=False)]
+    assert result.sharpe == pytest.approx(perf.sharpe(returns, 365))
+    assert result.sharpe == pytest.approx(perf.sharpe(returns, 252) * math.sqrt(365 / 252))
+
+
+def test_a_day_order_placed_at_midnight_lives_the_whole_day() -> None:
+    from trading.orders import day_end
+
+    midnight = datetime(2026, 3, 2, tzinfo=UTC).timestamp()
+    assert day_end(midnight) == midnight + DAY
+    assert day_end(midnight - 0.001) == midnight
