@@ -6,14 +6,15 @@ Usage: python bench/trading.py [--seconds 5] [--threads 4] [--clients 10] [--wor
 1. Orders: the app runs as a subprocess (simulated feed, 20 ticks/s, gevent server as in production) with a large
    paper account and ``TICKSTREAM_BENCH_PEER_ROUTE=1``. ``--clients`` WebSocket clients subscribe to ``orders``;
    ``--threads`` clients (a connection per request, see ``place``) POST market orders of one share (each fills
-   on the next quote) for ``--seconds``. ``orders_per_s``: orders answered 201 per second. ``p99_ms``: from
-   sending the POST to each client's receipt of that order's first ``order_update`` (every client's latency
-   counts). The peer is ``POST /bench/peer-order`` on the same server: a bare Flask route that parses the JSON
-   body and answers it.
+   on the next quote) for ``--seconds``. ``orders_per_s``: orders answered 201 per second. ``p99_ms``: then, at
+   ``--rate`` orders/s (default 200, the target), from sending the POST to each client's receipt of that order's
+   first ``order_update`` (every client's latency counts). The peer is ``POST /bench/peer-order`` on the same
+   server: a bare Flask route that parses the JSON body and answers it.
 2. Feed: in this process, a ``LiveFeed`` over the simulated market (20 symbols) with the paper broker's service on
    its bus runs ``run_once`` at 20 iterations/s, first with no working order, then with ``--working`` limit orders
    that never fill (spread over the symbols, so every tick of every symbol goes to the broker). The broker's worker
-   runs as in production; ``feed_slowdown_pct`` compares the median iteration time (alternating rounds).
+   runs as in production; ``feed_slowdown_pct`` compares the feed thread's median CPU time per iteration
+   (alternating rounds; ``feed_wall_slowdown_pct`` the same with wall-clock times, noisier on a shared machine).
 
 The last line printed is one JSON object with the figures.
 """
@@ -70,8 +71,10 @@ def listen(url: str, arrivals: dict[str, float], ready: threading.Barrier, done:
     ws.close()
 
 
-def place(port: int, path: str, seconds: float, threads: int, sent: dict[str, float] | None) -> float:
-    """Orders (or peer requests) answered 201 per second by ``threads`` clients in ``seconds``."""
+def place(port: int, path: str, seconds: float, threads: int, sent: dict[str, float] | None,
+          rate: float | None = None) -> float:
+    """Orders (or peer requests) answered 201 per second by ``threads`` clients in ``seconds``; with ``rate``, the
+    clients together send at most that many per second (evenly spaced), else as fast as they are answered."""
     counts = [0] * threads
     failures = [0] * threads
     start = threading.Barrier(threads + 1)
@@ -83,8 +86,13 @@ def place(port: int, path: str, seconds: float, threads: int, sent: dict[str, fl
         # second until the client's delayed ACK of the first (the same for any route, the peer included).
         start.wait()
         n = 0
+        gap = threads / rate if rate else 0.0
+        next_at = time.perf_counter() + i * gap / threads
         while time.perf_counter() < stop_at[0]:
-            key = f"b{i}-{n}-{path[-5:]}"
+            if gap:
+                time.sleep(max(0.0, next_at - time.perf_counter()))
+                next_at += gap
+            key = f"b{i}-{n}-{path[-5:]}-{rate or 0}"
             n += 1
             body = orjson.dumps({"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "market",
                                  "client_order_id": key})
@@ -114,7 +122,7 @@ def place(port: int, path: str, seconds: float, threads: int, sent: dict[str, fl
     return sum(counts) / elapsed
 
 
-def orders_bench(seconds: float, threads: int, clients: int) -> dict[str, float]:
+def orders_bench(seconds: float, threads: int, clients: int, rate: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as data_dir:
         port = free_port()
         app = start_app(port, "--interval", "0.05", "--symbols", "AAPL", "--data-dir", data_dir,
@@ -129,9 +137,16 @@ def orders_bench(seconds: float, threads: int, clients: int) -> dict[str, float]
                 listener.start()
             ready.wait(30)
             time.sleep(0.3)  # the subscriptions are acknowledged
-            sent: dict[str, float] = {}
             peer = place(port, "/bench/peer-order", seconds, threads, None)
-            ours = place(port, "/api/v1/orders", seconds, threads, sent)
+            # Throughput: as fast as the orders are answered, their updates streamed to every client.
+            ours = place(port, "/api/v1/orders", seconds, threads, {})
+            # Latency at a set rate (default 200 orders/s, the target): at saturation every queue, the clients'
+            # own included, is full, and the latency only says how long the run was.
+            time.sleep(1.0)
+            for arrived in arrivals:
+                arrived.clear()
+            sent: dict[str, float] = {}
+            place(port, "/api/v1/orders", seconds, threads, sent, rate)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and any(len(a) < len(sent) for a in arrivals):
                 time.sleep(0.05)
@@ -142,7 +157,7 @@ def orders_bench(seconds: float, threads: int, clients: int) -> dict[str, float]
             stop(app)
     return {"orders_per_s": round(ours, 1), "peer_orders_per_s": round(peer, 1),
             "p50_ms": round(percentile(latencies, 50), 2), "p99_ms": round(percentile(latencies, 99), 2),
-            "updates_missing": missing, "orders": len(sent)}
+            "updates_missing": missing, "latency_orders": len(sent), "latency_rate": rate}
 
 
 def feed_bench(working: int, seconds: float, symbols_count: int = 20) -> dict[str, float]:
@@ -170,13 +185,15 @@ def feed_bench(working: int, seconds: float, symbols_count: int = 20) -> dict[st
         def rounds(label: str, times: dict[str, list[float]]) -> None:
             end = time.perf_counter() + seconds / (2 * ALTERNATIONS)
             while time.perf_counter() < end:
-                began = time.perf_counter()
+                began, began_cpu = time.perf_counter(), time.thread_time()
                 feed.run_once()
                 spent = time.perf_counter() - began
                 times[label].append(spent)
+                cpu[label].append(time.thread_time() - began_cpu)
                 time.sleep(max(0.0, 0.05 - spent))
 
         times: dict[str, list[float]] = {"none": [], "working": []}
+        cpu: dict[str, list[float]] = {"none": [], "working": []}
         orders: list[str] = []
         for _ in range(ALTERNATIONS):
             for order_id in orders:
@@ -196,10 +213,15 @@ def feed_bench(working: int, seconds: float, symbols_count: int = 20) -> dict[st
         evaluated = service.ticks_evaluated
         service.stop()
     # Medians: on a shared machine a few iterations are preempted for milliseconds, which says nothing of the feed.
+    # The figure is the feed thread's own CPU time per iteration (what the orders cost it, the broker's work on the
+    # feed thread included), which other processes' load does not inflate; wall times are reported beside it.
     none, loaded = statistics.median(times["none"]), statistics.median(times["working"])
+    cpu_none, cpu_loaded = statistics.median(cpu["none"]), statistics.median(cpu["working"])
     return {"feed_iterations": len(times["none"]) + len(times["working"]),
             "feed_loop_ms_none": round(none * 1000, 3), "feed_loop_ms_working": round(loaded * 1000, 3),
-            "feed_slowdown_pct": round((loaded / none - 1) * 100, 1), "working_orders": working,
+            "feed_cpu_ms_none": round(cpu_none * 1000, 3), "feed_cpu_ms_working": round(cpu_loaded * 1000, 3),
+            "feed_wall_slowdown_pct": round((loaded / none - 1) * 100, 1),
+            "feed_slowdown_pct": round((cpu_loaded / cpu_none - 1) * 100, 1), "working_orders": working,
             "feed_symbols": symbols_count, "ticks_evaluated": evaluated}
 
 
@@ -209,10 +231,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="concurrent REST clients (default 4)")
     parser.add_argument("--clients", type=int, default=10, help="WebSocket clients streaming orders (default 10)")
     parser.add_argument("--working", type=int, default=1000, help="working orders in the feed test (default 1000)")
+    parser.add_argument("--rate", type=float, default=200.0, help="orders/s of the latency phase (default 200)")
     args = parser.parse_args()
 
     results: dict[str, object] = {}
-    results.update(orders_bench(args.seconds, args.threads, args.clients))
+    results.update(orders_bench(args.seconds, args.threads, args.clients, args.rate))
     results.update(feed_bench(args.working, args.seconds))
     results.update({"threads": args.threads, "ws_clients": args.clients, "seconds": args.seconds,
                     "peer": "POST /bench/peer-order: a bare Flask route parsing and answering the JSON body, same "
@@ -220,9 +243,10 @@ def main() -> None:
                     "reference": "Alpaca's paper API allows 200 requests per minute"})
     print(f"orders            {results['orders_per_s']:>9} /s   ({args.threads} threads, {args.clients} WS clients)")
     print(f"bare Flask POST   {results['peer_orders_per_s']:>9} /s   same server, same run")
-    print(f"submit→update     p50 {results['p50_ms']} ms   p99 {results['p99_ms']} ms")
-    print(f"feed tick loop    {results['feed_loop_ms_none']} ms → {results['feed_loop_ms_working']} ms with "
-          f"{args.working} working orders ({results['feed_slowdown_pct']} %)")
+    print(f"submit→update     p50 {results['p50_ms']} ms   p99 {results['p99_ms']} ms   at {args.rate:g} orders/s")
+    print(f"feed tick loop    {results['feed_cpu_ms_none']} ms → {results['feed_cpu_ms_working']} ms CPU with "
+          f"{args.working} working orders ({results['feed_slowdown_pct']} %; wall {results['feed_loop_ms_none']} → "
+          f"{results['feed_loop_ms_working']} ms)")
     print(json.dumps(results))
 
 
