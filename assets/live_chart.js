@@ -41,7 +41,7 @@
     // Figures a test or a benchmark reads.
     const stats = {
         applied: 0, messages: 0, redraws: 0, resyncs: 0, latencies: [], firstCandleMs: null, plotted: 0,
-        loaded: 0, drawMs: [], lastCandleTime: null, lastClose: null, overlayBuilds: 0, signals: 0, olderPages: 0,
+        loaded: 0, drawMs: [], mainMs: [], marks: {}, lastCandleTime: null, lastClose: null, overlayBuilds: 0, signals: 0, olderPages: 0,
         get duplicates() { return socketCounts().duplicates; },
         get gaps() { return socketCounts().gaps; },
         get reconnects() { return socketCounts().reconnects; },
@@ -248,26 +248,59 @@
 
     // -- REST ----------------------------------------------------------------------------------------------------
 
-    function fetchJson(url) {
-        return fetch(url, { cache: "no-store" }).then(function (response) {
-            return response.json().catch(function () { return {}; }).then(function (body) {
-                if (!response.ok) {
-                    const reason = body && body.error && body.error.message ? body.error.message : "HTTP " + response.status;
-                    const error = new Error(reason);
-                    error.status = response.status;
-                    throw error;
-                }
-                return body;
-            });
+    function readJson(response) {
+        return response.json().catch(function () { return {}; }).then(function (body) {
+            if (!response.ok) {
+                const reason = body && body.error && body.error.message ? body.error.message : "HTTP " + response.status;
+                const error = new Error(reason);
+                error.status = response.status;
+                throw error;
+            }
+            return body;
         });
     }
 
+    function fetchJson(url) {
+        return fetch(url, { cache: "no-store" }).then(readJson);
+    }
+
+    function historyQuery(timeframe, limit, end) {
+        const days = Math.ceil(limit * SECONDS[timeframe] / 86400) + 1;
+        return "?format=columns&interval=" + encodeURIComponent(timeframe) + "&period=" + days + "d&limit=" + limit +
+            (end ? "&end=" + end : "");
+    }
+
     function historyUrl(limit, end) {
-        const days = Math.ceil(limit * chart.seconds / 86400) + 1;
-        let url = chart.config.historyPath + "?format=columns&interval=" + encodeURIComponent(chart.timeframe) +
-            "&period=" + days + "d&limit=" + limit;
-        if (end) { url += "&end=" + end; }
-        return url;
+        return chart.config.historyPath + historyQuery(chart.timeframe, limit, end);
+    }
+
+    // A chart page's first history is asked for as soon as this script runs, before Dash has rendered the page
+    // (which takes a layout request and a callback): the answer is then there when the chart mounts.
+    const prefetched = (function () {
+        const match = /^\/(?:embed\/)?chart\/([^/]+)$/.exec(window.location.pathname);
+        if (!match || !window.fetch) { return null; }
+        const params = new URLSearchParams(window.location.search);
+        const timeframe = params.get("tf") || params.get("timeframe") || "1m";
+        if (!SECONDS[timeframe]) { return null; }
+        let symbol;
+        try { symbol = decodeURIComponent(match[1]).toUpperCase(); } catch (err) { return null; }
+        const url = "/api/v1/market-data/" + encodeURIComponent(symbol) + "/history" +
+            historyQuery(timeframe, FIRST_HISTORY, null);
+        return { symbol: symbol, timeframe: timeframe, response: fetch(url, { cache: "no-store" }) };
+    })();
+    let prefetchUsed = false;
+
+    // The first page of history: the prefetched answer when it is for this chart, else a request.
+    function firstCandles() {
+        const p = prefetched;
+        if (p && !prefetchUsed && p.symbol === chart.symbol && p.timeframe === chart.timeframe) {
+            prefetchUsed = true;
+            return p.response.then(readJson).then(function (body) {
+                noteSource(body.source, body.stale);
+                return rowsOf(body);
+            });
+        }
+        return fetchCandles(FIRST_HISTORY, null);
     }
 
     function fetchCandles(limit, end) {
@@ -379,8 +412,10 @@
         subscribe();
         fetchLiveOverlays(token);
         fetchSignals(token);
-        fetchCandles(FIRST_HISTORY, null).then(function (candles) {
+        stats.marks.historyAsked = stats.marks.historyAsked || performance.now();
+        firstCandles().then(function (candles) {
             if (token !== chart.loadToken) { return; }
+            stats.marks.historyReady = stats.marks.historyReady || performance.now();
             chart.historyAttempt = 0;
             setCandles(candles);
             chart.ready = true;
@@ -743,6 +778,7 @@
             if (chart.ready && chart.mounted) { setTimeout(requestDraw, 50); }
             return;
         }
+        stats.marks.graphReady = stats.marks.graphReady || performance.now();
         if (chart.drawing) {
             chart.redrawAfter = true;
             return;
@@ -775,7 +811,11 @@
         if (chart.mainDirty) {
             chart.mainDirty = false;
             chart.ranges = padRanges(needed);
-            main = drawMain(gd, view);
+            const mainBegan = performance.now();
+            main = Promise.resolve(drawMain(gd, view)).then(function () {
+                stats.mainMs.push(performance.now() - mainBegan);
+                if (stats.mainMs.length > 100) { stats.mainMs.shift(); }
+            });
         }
         Promise.resolve(main).then(function () {
             drawLive(gd);
@@ -1342,6 +1382,7 @@
     }
 
     function mount(config) {
+        stats.marks.mount = stats.marks.mount || performance.now();
         if (!config || !window.tickstream.socket || !window.tickstream.format) { return false; }
         unmount();
         chart.mounted = true;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.figures import THEMES, candle_x, candlestick_figure, pane_domains
+from components.figures import THEMES, candle_x, candlestick_figure, pane_domains, skeleton_figure
 from feeds.models import Candle, Timeframe
 
 
@@ -72,3 +72,13 @@ def test_hidden_panes_hide_their_axes() -> None:
     figure = candlestick_figure([], "AAPL", Timeframe.M1, indicators={"rsi"})
     assert figure.layout.yaxis3.visible is True and figure.layout.yaxis4.visible is False
     assert list(figure.layout.yaxis3.range) == [0, 100]
+
+
+def test_skeleton_is_the_empty_figure_of_the_symbol_and_not_shared() -> None:
+    first = skeleton_figure("AAPL", Timeframe.M5)
+    expected = candlestick_figure([], "AAPL", Timeframe.M5).to_plotly_json()
+    assert first["layout"]["uirevision"] == expected["layout"]["uirevision"] == "AAPL-5m"
+    assert first["layout"]["meta"] == expected["layout"]["meta"]
+    assert first["data"][0]["name"] == "AAPL" and list(first["data"][0]["x"]) == []
+    first["layout"]["meta"]["symbol"] = "changed"
+    assert skeleton_figure("MSFT", Timeframe.M5)["layout"]["meta"]["symbol"] == "MSFT"
