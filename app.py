@@ -32,6 +32,7 @@ from api.origins import init_origin_policy
 from api.rest import create_rest_blueprint
 from api.serving import serve
 from api.signal_bridge import SignalEngine
+from api.trading_routes import create_trading_blueprint
 from api.web_performance import init_web_performance
 from api.ws import init_websocket_routes
 from components.live_chart import register_live_chart_callbacks
@@ -45,6 +46,8 @@ from feeds.stats import FeedStats
 from settings import Settings, load_settings, parse_cli
 from trading.alert_service import AlertService, tracker_snapshots
 from trading.alert_store import AlertStore
+from trading.service import TradingService
+from trading.setup import build_trading, combine_snapshots, keep_symbol_streamed
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("tickstream")
@@ -62,6 +65,7 @@ class Services:
     hub: Hub
     signals: SignalEngine
     alerts: AlertService | None = None
+    trading: TradingService | None = None
 
     def health(self) -> tuple[dict[str, Any], int]:
         return health_body(self.feed, self.source, self.signals)
@@ -96,11 +100,15 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     # Alert rules (trading/alert_service.py): fed by the bus, stored in <data dir>/alerts.sqlite.
     alerts = AlertService(bus, AlertStore.in_dir(settings.data_dir), tracker=tracker_snapshots(signals),
                           options=market.options_chain, keep_symbol=feed.add_symbol)
+    # The paper broker (trading/, <data dir>/trading.sqlite3): its channels' snapshots come from it.
+    trading = build_trading(settings, bus, feed, market, signals)
     hub = Hub(bus, feed, settings, signals_provider=signals.overlays,
-              snapshot_provider=alerts.snapshot_provider(signals.snapshot), agent_status=signals.agent_status)
+              snapshot_provider=alerts.snapshot_provider(combine_snapshots(signals.snapshot, trading)),
+              agent_status=signals.agent_status)
     # A symbol no rule watches any more leaves the feed like one no subscription uses (unless one does).
     alerts.release_symbol = lambda symbol: hub.lease_symbol(symbol, None, seconds=RELEASE_GRACE_SECONDS)
-    services = Services(settings, source, bus, feed, market, hub, signals, alerts)
+    trading.keep_symbol = keep_symbol_streamed(feed, hub)
+    services = Services(settings, source, bus, feed, market, hub, signals, alerts, trading)
     server.extensions["tickstream"] = services
     # First of the after-request hooks registered, so it runs last and compresses what the others produced.
     init_web_performance(server, settings)
@@ -112,6 +120,7 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     server.register_blueprint(create_rest_blueprint(market, services.health, services.live_metrics, signals,
                                                     peer_route=settings.bench_peer_route,
                                                     lease_symbol=hub.lease_symbol))
+    server.register_blueprint(create_trading_blueprint(trading, peer_route=settings.bench_peer_route))
     server.register_blueprint(create_openapi_blueprint())
     server.register_blueprint(create_alert_blueprint(alerts, symbol_checker(market)))
     init_websocket_routes(server, hub, settings)
@@ -138,6 +147,7 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     if start_feed:
         feed.start()
         alerts.start()
+        trading.start()
     return app
 
 

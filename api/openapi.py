@@ -29,6 +29,7 @@ from api.rest import (
     SymbolsQuery,
     get_route,
 )
+from api.trading_openapi import BODY_MODELS, RESPONSE_MODELS, trading_paths
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -674,7 +675,8 @@ def _paths() -> dict[str, Any]:
 
 @cache
 def _document() -> dict[str, Any]:
-    _, definitions = models_json_schema([(m, "serialization") for m in _MODELS], ref_template=_REF)
+    _, definitions = models_json_schema([*((m, "serialization") for m in (*_MODELS, *RESPONSE_MODELS)),
+                                         *((m, "validation") for m in BODY_MODELS)], ref_template=_REF)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -688,8 +690,9 @@ def _document() -> dict[str, Any]:
             {"name": "signals", "description": "signal consensus and chart overlays"},
             {"name": "service", "description": "health, statistics and this document"},
             {"name": "alerts", "description": "alert rules and their firings"},
+            {"name": "trading", "description": "the paper broker: orders, positions, trades, performance"},
         ],
-        "paths": _paths(),
+        "paths": {**_paths(), **trading_paths(_error, query_parameters)},
         "components": {"schemas": definitions.get("$defs", {})},
     }
 
