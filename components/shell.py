@@ -1,8 +1,10 @@
-"""The page frame: top bar with the brand, tracked symbols and a symbol box, then the page container."""
+"""The page frame: top bar with the brand, the navigation built from Dash's page registry, a symbol box and the
+theme switch, then the page container."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import dash
@@ -10,20 +12,69 @@ from dash import Dash, Input, Output, State, dcc, html
 
 from components import ids
 
+# Keys a page passes to ``dash.register_page`` to appear in the navigation (Dash keeps unknown keys in the
+# registry): ``nav_order`` (int, ascending), ``nav_label`` and, for a page with a path template, ``nav_href``.
+NAV_ORDER = "nav_order"
+NAV_LABEL = "nav_label"
+NAV_HREF = "nav_href"
+
+
+class NavLink(NamedTuple):
+    label: str
+    href: str
+
 
 def chart_href(symbol: str) -> str:
     return f"/chart/{quote(symbol, safe='')}"
 
 
-def app_shell(symbols: Sequence[str]) -> html.Div:
+def nav_links(pages: Iterable[Mapping[str, Any]]) -> list[NavLink]:
+    """The navigation entries of the registered pages that asked for one, in ``nav_order``.
+
+    >>> nav_links([{"path": "/status", "nav_order": 9, "nav_label": "Status"},
+    ...            {"path": "/", "nav_order": 1, "nav_label": "Overview"}, {"path": "/hidden"}])
+    [NavLink(label='Overview', href='/'), NavLink(label='Status', href='/status')]
+    """
+    chosen = [page for page in pages if page.get(NAV_ORDER) is not None]
+    chosen.sort(key=lambda page: (page[NAV_ORDER], str(page.get("path"))))
+    return [NavLink(str(page.get(NAV_LABEL) or page.get("name") or page["path"]),
+                    str(page.get(NAV_HREF) or page["path"])) for page in chosen]
+
+
+def navigation(links: Sequence[NavLink]) -> html.Nav:
+    # Plain links (full page loads): each page loads only the component bundles it needs (api/page_routes.py),
+    # and a page's live subscriptions end with the page.
+    return html.Nav(
+        id=ids.SHELL_NAV,
+        className="nav-links",
+        children=[html.A(link.label, href=link.href, className="nav-link") for link in links],
+        **{"aria-label": "Pages"},
+    )
+
+
+def theme_toggle() -> html.Button:
+    """The theme switch; assets/pages_theme.js handles its clicks (the shared theme contract), so it works the
+    same on every page, including those that load no component library."""
+    return html.Button(
+        "◐",
+        id=ids.SHELL_THEME_TOGGLE,
+        className="theme-toggle",
+        title="Switch dark / light theme",
+        **{"aria-label": "Switch dark / light theme", "data-theme-toggle": "1"},
+    )
+
+
+def app_shell(symbols: Sequence[str], pages: Iterable[Mapping[str, Any]] | None = None) -> html.Div:
+    links = nav_links(dash.page_registry.values() if pages is None else pages)
     return html.Div(
         className="app",
         children=[
             dcc.Location(id=ids.URL),
-            html.Nav(
+            html.Header(
                 className="topbar",
                 children=[
                     html.A("Tickstream", href="/", className="brand"),
+                    navigation(links),
                     html.Div(
                         className="watch-links",
                         children=[html.A(s, href=chart_href(s), className="watch-link") for s in symbols],
@@ -36,6 +87,7 @@ def app_shell(symbols: Sequence[str]) -> html.Div:
                             html.Button("Go", id=ids.SYMBOL_GO, className="symbol-go"),
                         ],
                     ),
+                    theme_toggle(),
                 ],
             ),
             html.Main(dash.page_container, className="page"),

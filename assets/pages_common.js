@@ -1,0 +1,178 @@
+// What the dashboard pages share in the browser: mounting a page's live code once its layout is rendered, a
+// painter that repaints at most N times a second and not at all while the tab is hidden, polling while visible,
+// number formatting (window.tickstream.format when loaded, else the same rules here), page titles and the AG Grid
+// API. Pages mount through the clientside callback "tickstream_pages.mount" fed by their PAGE_CONFIG store
+// (components/live_page.py), whose data names the page: {page: "overview", ...}.
+(function () {
+    "use strict";
+
+    const mounters = {};
+    const mounted = {};
+    const stats = { paints: 0, paintedRows: 0, skippedHidden: 0, polls: 0 };
+
+    function register(name, mount) { mounters[name] = mount; }
+
+    function mount(config) {
+        const dc = window.dash_clientside;
+        if (!config || !config.page || !mounters[config.page]) { return dc.no_update; }
+        // Every navigation is a full page load (components/shell.py), so a page mounts once per document; the
+        // guard covers Dash re-running the callback for the same store.
+        const key = config.page + ":" + JSON.stringify(config);
+        if (mounted[key]) { return dc.no_update; }
+        mounted[key] = true;
+        try {
+            mounters[config.page](config);
+        } catch (err) {
+            console.error("tickstream pages: mounting " + config.page + " failed", err);
+        }
+        return Date.now();
+    }
+
+    // Calls paint() at most once per `intervalMs`, only when something is dirty and the tab is visible; a
+    // hidden tab keeps the newest state and paints it once when shown again.
+    function painter(paint, intervalMs) {
+        let dirty = false;
+        let timer = null;
+        let last = 0;
+        function run() {
+            timer = null;
+            if (!dirty) { return; }
+            if (document.hidden) { stats.skippedHidden += 1; return; }
+            dirty = false;
+            last = performance.now();
+            stats.paints += 1;
+            paint();
+        }
+        function schedule() {
+            dirty = true;
+            if (timer !== null || document.hidden) { return; }
+            const wait = Math.max(0, intervalMs - (performance.now() - last));
+            timer = setTimeout(run, wait);
+        }
+        document.addEventListener("visibilitychange", function () {
+            if (!document.hidden && dirty) { schedule(); }
+        });
+        return { schedule: schedule, flush: run };
+    }
+
+    // Runs task() now and every `periodMs` while the tab is visible; on becoming visible again it runs at once if
+    // a run was missed. task may return a promise: runs never overlap.
+    function poll(task, periodMs) {
+        let timer = null;
+        let busy = false;
+        let lastRun = 0;
+        function tick() {
+            timer = null;
+            if (document.hidden) { return; }
+            if (busy) { timer = setTimeout(tick, periodMs); return; }
+            busy = true;
+            lastRun = Date.now();
+            stats.polls += 1;
+            Promise.resolve().then(task).catch(function (err) {
+                console.warn("tickstream pages: refresh failed", err);
+            }).then(function () {
+                busy = false;
+                if (!document.hidden && timer === null) { timer = setTimeout(tick, periodMs); }
+            });
+        }
+        document.addEventListener("visibilitychange", function () {
+            if (document.hidden) {
+                clearTimeout(timer);
+                timer = null;
+            } else if (timer === null && !busy) {
+                timer = setTimeout(tick, Math.max(0, periodMs - (Date.now() - lastRun)));
+            }
+        });
+        tick();
+        return { now: function () { clearTimeout(timer); timer = null; tick(); } };
+    }
+
+    function fmt() { return (window.tickstream && window.tickstream.format) || null; }
+
+    function price(value, precision) {
+        if (value === null || value === undefined || !isFinite(value)) { return "—"; }
+        const f = fmt();
+        if (f && f.price) { return f.price(value, precision); }
+        const digits = precision === undefined || precision === null ? (Math.abs(value) >= 1 ? 2 : 4) : precision;
+        return Number(value).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    }
+
+    function signed(value, precision) {
+        if (value === null || value === undefined || !isFinite(value)) { return "—"; }
+        return (value > 0 ? "+" : value < 0 ? "−" : "") + price(Math.abs(value), precision);
+    }
+
+    function percent(value) {
+        if (value === null || value === undefined || !isFinite(value)) { return "—"; }
+        const f = fmt();
+        if (f && f.percent) { return f.percent(value); }
+        return (value > 0 ? "+" : value < 0 ? "−" : "") + Math.abs(value).toFixed(2) + "%";
+    }
+
+    function time(unixSeconds) {
+        if (unixSeconds === null || unixSeconds === undefined) { return "—"; }
+        const f = fmt();
+        if (f && f.time) { return f.time(unixSeconds, {}); }
+        return new Date(unixSeconds * 1000).toLocaleString([], { month: "short", day: "numeric",
+                                                               hour: "2-digit", minute: "2-digit" });
+    }
+
+    // "AAPL 158.21 ▲0.2% · Tickstream"
+    function symbolTitle(symbol, last, changePercent) {
+        let text = symbol;
+        if (last !== null && last !== undefined && isFinite(last)) {
+            text += " " + price(last);
+            if (changePercent !== null && changePercent !== undefined && isFinite(changePercent)) {
+                const arrow = changePercent > 0 ? "▲" : changePercent < 0 ? "▼" : "";
+                text += " " + arrow + Math.abs(changePercent).toFixed(1) + "%";
+            }
+        }
+        return text + " · Tickstream";
+    }
+
+    function setTitle(text) { if (document.title !== text) { document.title = text; } }
+
+    function gridApi(id) {
+        if (!window.dash_ag_grid || !window.dash_ag_grid.getApiAsync) {
+            return Promise.reject(new Error("dash-ag-grid is not loaded"));
+        }
+        return window.dash_ag_grid.getApiAsync(id);
+    }
+
+    function getJSON(path) {
+        return fetch(path, { headers: { Accept: "application/json" } }).then(function (response) {
+            return response.json().then(function (body) {
+                if (!response.ok && !(body && typeof body === "object")) { throw new Error(path + ": " + response.status); }
+                return body;
+            });
+        });
+    }
+
+    // A small connection badge: the page says whether its data is live, reconnecting or offline.
+    function connectionBadge(element) {
+        if (!element || !window.tickstream || !window.tickstream.socket) { return; }
+        window.tickstream.socket.onStatus(function (info) {
+            const stateName = info.state === "idle" ? "connecting" : info.state;
+            element.textContent = stateName;
+            element.className = "conn-status conn-" + stateName;
+        });
+    }
+
+    function el(tag, className, text) {
+        const node = document.createElement(tag);
+        if (className) { node.className = className; }
+        if (text !== undefined && text !== null) { node.textContent = text; }
+        return node;
+    }
+
+    window.tickstream = Object.assign(window.tickstream || {}, {
+        pages: {
+            register: register, painter: painter, poll: poll, price: price, signed: signed, percent: percent,
+            time: time, symbolTitle: symbolTitle, setTitle: setTitle, gridApi: gridApi, getJSON: getJSON,
+            connectionBadge: connectionBadge, el: el, stats: stats,
+        },
+    });
+    window.dash_clientside = Object.assign(window.dash_clientside || {}, {
+        tickstream_pages: { mount: mount },
+    });
+})();
