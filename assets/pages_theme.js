@@ -54,6 +54,8 @@
     // An embed follows ?theme= (a portal picks the theme that matches it) and never changes what the analyst
     // chose for the full app.
     apply((embed && requested()) || stored() || "dark");
+    // Mantine's provider sets its own attribute from its own key when it mounts: keep that key in step.
+    try { window.localStorage.setItem("mantine-color-scheme-value", current()); } catch (err) { /* no storage */ }
     if (embed) { root.classList.add("embed"); }
 
     document.addEventListener("click", function (event) {

@@ -28,17 +28,21 @@ def chart_href(symbol: str) -> str:
     return f"/chart/{quote(symbol, safe='')}"
 
 
-def nav_links(pages: Iterable[Mapping[str, Any]]) -> list[NavLink]:
-    """The navigation entries of the registered pages that asked for one, in ``nav_order``.
+def nav_links(pages: Iterable[Mapping[str, Any]], symbol: str = "AAPL") -> list[NavLink]:
+    """The navigation entries of the registered pages that asked for one, in ``nav_order``; ``{symbol}`` in a
+    ``nav_href`` becomes ``symbol`` (the default symbol, for pages about one symbol).
 
     >>> nav_links([{"path": "/status", "nav_order": 9, "nav_label": "Status"},
-    ...            {"path": "/", "nav_order": 1, "nav_label": "Overview"}, {"path": "/hidden"}])
-    [NavLink(label='Overview', href='/'), NavLink(label='Status', href='/status')]
+    ...            {"path": "/", "nav_order": 1, "nav_label": "Overview"}, {"path": "/hidden"},
+    ...            {"path": "/options/<symbol>", "nav_order": 3, "nav_href": "/options/{symbol}"}], "MSFT")
+    [NavLink(label='Overview', href='/'), NavLink(label='/options/<symbol>', href='/options/MSFT'), \
+NavLink(label='Status', href='/status')]
     """
     chosen = [page for page in pages if page.get(NAV_ORDER) is not None]
     chosen.sort(key=lambda page: (page[NAV_ORDER], str(page.get("path"))))
-    return [NavLink(str(page.get(NAV_LABEL) or page.get("name") or page["path"]),
-                    str(page.get(NAV_HREF) or page["path"])) for page in chosen]
+    return [NavLink(str(page.get(NAV_LABEL) or page["path"]),
+                    str(page.get(NAV_HREF) or page["path"]).replace("{symbol}", quote(symbol, safe="")))
+            for page in chosen]
 
 
 def navigation(links: Sequence[NavLink]) -> html.Nav:
@@ -65,7 +69,7 @@ def theme_toggle() -> html.Button:
 
 
 def app_shell(symbols: Sequence[str], pages: Iterable[Mapping[str, Any]] | None = None) -> html.Div:
-    links = nav_links(dash.page_registry.values() if pages is None else pages)
+    links = nav_links(dash.page_registry.values() if pages is None else pages, symbols[0] if symbols else "AAPL")
     return html.Div(
         className="app",
         children=[

@@ -1,0 +1,62 @@
+"""Options (/options/<symbol>): expiration picker, calls and puts around the money with Greeks, unusual contracts and
+why, the implied-volatility smile and open interest by strike; refreshed every 60 s while the page is visible."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import unquote
+
+import dash
+from dash import Input, Output, State, html, no_update
+from flask import current_app
+
+from components import ids
+from components.live_page import connection_badge, live_page
+from components.options_view import (REFRESH_SECONDS, chain_rows, open_interest_figure, options_view, smile_figure,
+                                     unusual_contracts, unusual_list)
+from feeds.models import InvalidInput, parse_symbol
+
+
+def _title(symbol: str | None = None, **_: Any) -> str:
+    return f"{unquote(symbol or '')} options · Tickstream"
+
+
+dash.register_page(__name__, path_template="/options/<symbol>", title=_title, name="Options", nav_order=3,
+                   nav_label="Options", nav_href="/options/{symbol}",
+                   bundles=("dash_ag_grid", "dash_mantine_components"))
+
+
+def layout(symbol: str | None = None, **_: Any) -> Any:
+    try:
+        parsed = parse_symbol(unquote(symbol or ""))
+    except InvalidInput as exc:
+        return html.Div(exc.message, className="page-error")
+    return live_page("options", [*options_view(parsed), connection_badge("options-conn")],
+                     {"symbol": parsed, "refreshSeconds": REFRESH_SECONDS})
+
+
+@dash.callback(
+    Output(ids.OPTIONS_CALLS_GRID, "rowData"),
+    Output(ids.OPTIONS_PUTS_GRID, "rowData"),
+    Output(ids.OPTIONS_SMILE, "figure"),
+    Output(ids.OPTIONS_OI, "figure"),
+    Output(ids.OPTIONS_UNUSUAL, "children"),
+    Output(ids.OPTIONS_EXPIRATION, "data"),
+    Output(ids.OPTIONS_EXPIRATION, "value"),
+    Output(ids.OPTIONS_HEADER, "children"),
+    Input(ids.OPTIONS_REFRESH, "n_intervals"),
+    Input(ids.OPTIONS_EXPIRATION, "value"),
+    State(ids.PAGE_CONFIG, "data"),
+)
+def refresh(_n: int | None, expiration: str | None, config: dict[str, Any]) -> tuple[Any, ...]:
+    market = current_app.extensions["tickstream"].market
+    try:
+        chain = market.options_chain(config["symbol"], expiration)
+    except Exception as exc:  # a source failure is shown on the page; the next refresh tries again
+        current_app.logger.warning("options chain of %s failed: %s", config.get("symbol"), exc)
+        return (no_update,) * 7 + (f"options unavailable: {exc}",)
+    calls, puts = chain_rows(chain)
+    updated = time.strftime("%H:%M:%S", time.localtime())
+    return (calls, puts, smile_figure(chain), open_interest_figure(chain), unusual_list(unusual_contracts(chain)),
+            list(chain.expirations), chain.expiration, f"updated {updated} · every {REFRESH_SECONDS} s")
