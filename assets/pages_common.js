@@ -11,6 +11,8 @@
     const stats = { paints: 0, paintedRows: 0, skippedHidden: 0, polls: 0 };
 
     function register(name, mount) { mounters[name] = mount; }
+    // Pages whose live part is a Dash interval only: pause it while hidden.
+    register("status", function (config) { pauseWhileHidden(config.interval, config.refreshSeconds); });
 
     function mount(config) {
         const dc = window.dash_clientside;
@@ -85,6 +87,26 @@
         });
         tick();
         return { now: function () { clearTimeout(timer); timer = null; tick(); } };
+    }
+
+    // A Dash interval (dcc.Interval `intervalId`) that stops while the tab is hidden and, shown again after a
+    // missed period, fires at once (a changed n_intervals runs its callback).
+    function pauseWhileHidden(intervalId, periodSeconds) {
+        const dc = window.dash_clientside;
+        let hiddenAt = null;
+        document.addEventListener("visibilitychange", function () {
+            if (!dc || !dc.set_props) { return; }
+            if (document.hidden) {
+                hiddenAt = Date.now();
+                dc.set_props(intervalId, { disabled: true });
+                return;
+            }
+            const missed = hiddenAt !== null && Date.now() - hiddenAt >= periodSeconds * 1000;
+            hiddenAt = null;
+            const update = { disabled: false };
+            if (missed) { update.n_intervals = Date.now(); }
+            dc.set_props(intervalId, update);
+        });
     }
 
     function fmt() { return (window.tickstream && window.tickstream.format) || null; }
@@ -168,7 +190,7 @@
     window.tickstream = Object.assign(window.tickstream || {}, {
         pages: {
             register: register, painter: painter, poll: poll, price: price, signed: signed, percent: percent,
-            time: time, symbolTitle: symbolTitle, setTitle: setTitle, gridApi: gridApi, getJSON: getJSON,
+            time: time, pauseWhileHidden: pauseWhileHidden, symbolTitle: symbolTitle, setTitle: setTitle, gridApi: gridApi, getJSON: getJSON,
             connectionBadge: connectionBadge, el: el, stats: stats,
         },
     });

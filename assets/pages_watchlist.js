@@ -254,3 +254,13 @@
         window.tickstream.pages.watchlist = mountWatchlist;
     }
 })();
+
+// The embeddable watchlist is the same table, compact and fixed to the symbols of its address.
+(function () {
+    "use strict";
+    if (window.tickstream && window.tickstream.pages) {
+        window.tickstream.pages.register("embed-watchlist", function (config) {
+            window.tickstream.pages.watchlist(config);
+        });
+    }
+})();

@@ -86,11 +86,15 @@ def parse_symbol_list(raw: str | Iterable[str] | None, limit: int = MAX_WATCHLIS
 def watchlist(symbols: Sequence[str], compact: bool = False, editable: bool = True) -> html.Div:
     """The watchlist frame: the table header, an empty body the browser fills with one row per symbol, and (when
     ``editable``) the add box. ``symbols`` is the default list; a browser that saved its own list uses that."""
-    columns = ["Symbol", "Price", "Change", "%", ""] if compact else ["Symbol", "Trend", "Price", "Change", "%", ""]
+    columns = [("Symbol", "watch-symbol"), ("Trend", "watch-spark"), ("Price", "watch-price"),
+               ("Change", "watch-change"), ("%", "watch-pct"), ("", "watch-actions")]
+    if compact:
+        columns = [c for c in columns if c[1] != "watch-spark"]
     table = html.Table(
         className="watchlist-table",
         children=[
-            html.Thead(html.Tr([html.Th(label, scope="col") for label in columns])),
+            # Header cells share the body cells' classes, so a column hidden on a narrow screen goes as a whole.
+            html.Thead(html.Tr([html.Th(label, scope="col", className=cls) for label, cls in columns])),
             html.Tbody(className="watchlist-rows"),
         ],
     )
