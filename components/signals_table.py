@@ -86,9 +86,10 @@ def _grid(grid_id: str, columns: list[dict[str, Any]], class_name: str, row_id: 
         rowData=[],
         columnSize="responsiveSizeToFit",
         defaultColDef={"sortable": True, "resizable": True, "suppressHeaderMenuButton": True},
-        dashGridOptions={"animateRows": False, "rowHeight": 30, "headerHeight": 32, "rowSelection": {"mode": "singleRow", "checkboxes": False,
-                                                                "enableClickSelection": True},
-                         "suppressCellFocus": True},
+        dashGridOptions={
+            "animateRows": False, "rowHeight": 30, "headerHeight": 32, "suppressCellFocus": True,
+            "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
+        },
         getRowId=f"params.data.{row_id}",
         className=f"grid {class_name}",
         style={"height": None},

@@ -13,8 +13,15 @@ from flask import current_app
 
 from components import ids
 from components.live_page import connection_badge, live_page
-from components.options_view import (REFRESH_SECONDS, chain_rows, open_interest_figure, options_view, smile_figure,
-                                     unusual_contracts, unusual_list)
+from components.options_view import (
+    REFRESH_SECONDS,
+    chain_rows,
+    open_interest_figure,
+    options_view,
+    smile_figure,
+    unusual_contracts,
+    unusual_list,
+)
 from feeds.models import InvalidInput, parse_symbol
 
 

@@ -11,8 +11,16 @@ from flask import current_app
 
 from components import ids
 from components.live_page import connection_badge, live_page, section
-from components.signals_table import (MAX_IDEA_ROWS, MAX_SIGNAL_ROWS, PAPER_ORDER_NOTE, filter_bar, filter_model,
-                                      ideas_grid, signals_grid, votes_panel)
+from components.signals_table import (
+    MAX_IDEA_ROWS,
+    MAX_SIGNAL_ROWS,
+    PAPER_ORDER_NOTE,
+    filter_bar,
+    filter_model,
+    ideas_grid,
+    signals_grid,
+    votes_panel,
+)
 
 dash.register_page(__name__, path="/signals", title="Signals · Tickstream", name="Signals", nav_order=2,
                    nav_label="Signals", bundles=("dash_ag_grid", "dash_mantine_components"))
