@@ -182,7 +182,8 @@ def test_hidden_tab_pauses_redraws_and_catches_up(browser: Browser, server: AppS
             document.dispatchEvent(new Event('visibilitychange'));
         }""")
         page.wait_for_timeout(400)  # a paint already scheduled may still run
-        before = page.evaluate("() => [window.tickstream.pages.stats.paints, window.tickstream.watchlist.stats.messages]")
+        before = page.evaluate("() => [window.tickstream.pages.stats.paints, "
+                               "window.tickstream.watchlist.stats.messages]")
         wait_for(lambda: page.evaluate("() => window.tickstream.watchlist.stats.messages") > before[1] + 20, 10, 0.1,
                  "messages while hidden")
         assert page.evaluate("() => window.tickstream.pages.stats.paints") == before[0]
@@ -338,7 +339,8 @@ def test_screenshots_and_no_horizontal_scroll(browser: Browser, server: AppServe
             page.locator(ready).first.wait_for(timeout=20000)
             page.wait_for_timeout(800)
             assert page.evaluate("() => document.documentElement.dataset.theme") == theme
-            overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            overflow = page.evaluate("() => document.documentElement.scrollWidth"
+                                     " - document.documentElement.clientWidth")
             assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px"
             page.screenshot(path=str(shots / f"{name}-{theme}-{width}.png"), full_page=True)
             assert errors(log, ignore=("status of 404",)) == []

@@ -62,7 +62,8 @@ def test_published_signal_is_added_as_a_row_without_rebuilding(inproc_server, pa
     assert grid(browser_page, "api.getGridOption('rowData') ? api.getGridOption('rowData').length : 0") == 0
 
     # Its votes open on click, with a link to the chart at that candle.
-    browser_page.locator(f"#signals-grid .ag-row[row-id='AAPL-1m-{first + 60}'] .ag-cell[col-id='symbol']").first.click()
+    new_row = f"#signals-grid .ag-row[row-id='AAPL-1m-{first + 60}']"
+    browser_page.locator(f"{new_row} .ag-cell[col-id='symbol']").first.click()
     detail = browser_page.locator("#signals-detail")
     detail.locator(".vote-row").first.wait_for(timeout=5000)
     assert detail.locator(".vote-row").count() == 2
