@@ -1,11 +1,11 @@
-"""/api/docs: Swagger UI for /api/v1/openapi.json, its files served from the swagger-ui-bundle package (no CDN:
-the documentation works offline)."""
+"""/api/docs: Swagger UI for /api/v1/openapi.json, its files served from the Swagger UI 5 distribution that the
+flask-swagger-ui package ships (no CDN: the documentation works offline; Swagger UI 4 cannot read OpenAPI 3.1)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import swagger_ui_bundle
+import flask_swagger_ui
 from flask import Blueprint, Response, abort, send_from_directory
 
 from api.rest import get_route
@@ -46,7 +46,7 @@ _INIT = f"""window.addEventListener("load", function () {{
 
 def create_api_docs_blueprint() -> Blueprint:
     docs = Blueprint("tickstream_api_docs", __name__)
-    folder = Path(swagger_ui_bundle.swagger_ui_path)
+    folder = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
 
     @get_route(docs, "/api/docs")
     def page() -> Response:

@@ -346,3 +346,18 @@ def test_screenshots_and_no_horizontal_scroll(browser: Browser, server: AppServe
             assert errors(log, ignore=("status of 404",)) == []
         finally:
             page.context.close()
+
+
+def test_api_docs_render_offline(browser: Browser, server: AppServer) -> None:
+    page, log = new_page(browser)
+    hosts: set[str] = set()
+    page.on("request", lambda request: hosts.add(request.url.split("/")[2]))
+    try:
+        page.goto(server.base_url + "/api/docs")
+        page.locator(".swagger-ui .opblock").first.wait_for(timeout=20000)
+        assert page.locator(".swagger-ui .opblock").count() >= 10
+        assert "/api/v1/market-data/{symbol}" in page.locator(".swagger-ui").inner_text()
+        assert hosts == {f"127.0.0.1:{server.port}"}
+        assert errors(log) == []
+    finally:
+        page.context.close()

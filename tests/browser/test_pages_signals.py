@@ -72,6 +72,18 @@ def test_published_signal_is_added_as_a_row_without_rebuilding(inproc_server, pa
     link = browser_page.locator(f"#signals-grid .ag-row[row-id='AAPL-1m-{first + 60}'] .ag-cell[col-id='chart'] a")
     assert link.first.get_attribute("href") == f"/chart/AAPL?tf=1m&at={first + 60}"
 
+    # A trade idea appears beside them, its paper-order button disabled with the reason.
+    idea = {"idea_id": "AAPL-1m-idea-1", "symbol": "AAPL", "timeframe": "1m", "side": "buy", "entry": 100.5,
+            "stop_loss": 99.5, "take_profit": 102.5, "risk_reward": 2.0, "status": "pending", "reason": None,
+            "born_index": 1, "born_time": first, "break_index": 0, "zone": {"index": 0, "top": 100.6, "bottom": 100.4},
+            "triggered_index": None, "closed_index": None, "closed_time": None}
+    server.services.bus.publish("ideas.AAPL", p.ChannelEvent(p.Channel.IDEAS, p.MessageType.IDEA, "AAPL", idea,
+                                                            time.time()))
+    button = browser_page.locator("#signals-ideas-grid .ag-row[row-id='AAPL-1m-idea-1'] button.paper-order").first
+    button.wait_for(timeout=10000)
+    assert button.is_disabled()
+    assert "not set up" in (button.get_attribute("title") or "")
+
     # The action filter keeps only SELL rows.
     browser_page.get_by_text("SELL", exact=True).first.click()
     wait_for(lambda: grid(browser_page, "api.getDisplayedRowCount()") >= 1
