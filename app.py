@@ -68,6 +68,17 @@ class Services:
         return live_data(self.feed, self.source, self.bus, self.hub, self.settings.feed)
 
 
+# Applied before the first paint, so a light-theme page never flashes dark (the theme contract: docs/chart.md).
+_THEME_BOOTSTRAP = ("<script>try{var t=localStorage.getItem('tickstream-theme');"
+                    "document.documentElement.setAttribute('data-theme',t==='light'?'light':'dark')}"
+                    "catch(e){document.documentElement.setAttribute('data-theme','dark')}</script>")
+
+
+def page_index(index_string: str) -> str:
+    """Dash's page template with the document language and the theme applied before anything renders."""
+    return index_string.replace("<html>", '<html lang="en">', 1).replace("<head>", "<head>" + _THEME_BOOTSTRAP, 1)
+
+
 def create_app(settings: Settings | None = None, start_feed: bool = True) -> dash.Dash:
     """Build the whole application. The feed thread starts here (unless ``start_feed`` is False), not at import."""
     settings = settings or load_settings()
@@ -107,6 +118,7 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
         suppress_callback_exceptions=True,
         update_title=None,
     )
+    app.index_string = page_index(app.index_string)
     app.layout = app_shell(settings.symbols)
     register_shell_callbacks(app)
     init_page_routes(app)

@@ -8,9 +8,10 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import dash
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash, dcc, html
 
 from components import ids
+from components.symbol_search import symbol_search
 
 # Keys a page passes to ``dash.register_page`` to appear in the navigation (Dash keeps unknown keys in the
 # registry): ``nav_order`` (int, ascending), ``nav_label`` and, for a page with a path template, ``nav_href``.
@@ -81,16 +82,9 @@ def app_shell(symbols: Sequence[str], pages: Iterable[Mapping[str, Any]] | None 
                     navigation(links),
                     html.Div(
                         className="watch-links",
-                        children=[html.A(s, href=chart_href(s), className="watch-link") for s in symbols],
+                        children=[dcc.Link(s, href=chart_href(s), className="watch-link") for s in symbols],
                     ),
-                    html.Div(
-                        className="symbol-box",
-                        children=[
-                            dcc.Input(id=ids.SYMBOL_INPUT, placeholder="Symbol…", debounce=True, type="text",
-                                      className="symbol-input"),
-                            html.Button("Go", id=ids.SYMBOL_GO, className="symbol-go"),
-                        ],
-                    ),
+                    symbol_search(),
                     theme_toggle(),
                 ],
             ),
@@ -100,17 +94,4 @@ def app_shell(symbols: Sequence[str], pages: Iterable[Mapping[str, Any]] | None 
 
 
 def register_shell_callbacks(app: Dash) -> None:
-    app.clientside_callback(
-        """
-        function(clicks, submitted, value) {
-            const symbol = (value || "").trim().toUpperCase();
-            if (!symbol) { return window.dash_clientside.no_update; }
-            return "/chart/" + encodeURIComponent(symbol);
-        }
-        """,
-        Output(ids.URL, "href"),
-        Input(ids.SYMBOL_GO, "n_clicks"),
-        Input(ids.SYMBOL_INPUT, "n_submit"),
-        State(ids.SYMBOL_INPUT, "value"),
-        prevent_initial_call=True,
-    )
+    """The shell's behaviour is clientside (assets/symbol_search.js); nothing to register yet."""

@@ -7,11 +7,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import dash
-from dash import html
-from flask import current_app
 
-from components.live_chart import live_chart
-from feeds.models import InvalidInput, Timeframe, parse_symbol
+from pages.chart import chart_page
 
 
 def _title(symbol: str | None = None, **_: Any) -> str:
@@ -22,10 +19,5 @@ dash.register_page(__name__, path_template="/embed/chart/<symbol>", title=_title
 
 
 def layout(symbol: str | None = None, tf: str | None = None, **_: Any) -> Any:
-    settings = current_app.extensions["tickstream"].settings
-    try:
-        parsed = parse_symbol(unquote(symbol or ""))
-        timeframe = Timeframe.parse(tf) if tf else settings.default_timeframe
-    except InvalidInput as exc:
-        return html.Div(exc.message, className="page-error")
-    return live_chart(parsed, timeframe, embed=True)
+    # The chart page's own builder (symbol and timeframe checks, instrument precision), in its embed form.
+    return chart_page(symbol or "", tf, embed=True)
