@@ -1,5 +1,6 @@
-// What the dashboard pages share in the browser: mounting a page's live code once its layout is rendered, a
-// painter that repaints at most N times a second and not at all while the tab is hidden, polling while visible,
+// What the dashboard pages share in the browser: mounting a page's live code once its layout is rendered (and
+// releasing it when the page leaves), a painter that repaints at most N times a second and not at all while the
+// tab is hidden, Dash intervals paused while hidden,
 // number formatting (window.tickstream.format when loaded, else the same rules here), page titles and the AG Grid
 // API. Pages mount through the clientside callback "tickstream_pages.mount" fed by their PAGE_CONFIG store
 // (components/live_page.py), whose data names the page: {page: "overview", ...}.
@@ -8,22 +9,83 @@
 
     const mounters = {};
     const mounted = {};
-    const stats = { paints: 0, paintedRows: 0, skippedHidden: 0, polls: 0 };
+    const stats = { paints: 0, skippedHidden: 0 };
 
     function register(name, mount) { mounters[name] = mount; }
     // Pages whose live part is a Dash interval only: pause it while hidden.
-    register("status", function (config) { pauseWhileHidden(config.interval, config.refreshSeconds); });
+    register("status", function (config, owner) { pauseWhileHidden(config.interval, config.refreshSeconds, owner); });
+
+    // What a mounted page holds (subscriptions, handlers, listeners), released together when the page leaves the
+    // document: the chart's links navigate without a reload, so a page can be replaced while this document lives.
+    function scope() {
+        const socket = window.tickstream.socket;
+        const releases = [];
+        const subscribed = new Map();  // subscription key → refs taken through this scope
+        const state = { disposed: false };
+        function key(channel, params) { return channel + ":" + JSON.stringify(params || {}); }
+        return {
+            state: state,
+            subscribe: function (channel, params) {
+                const k = key(channel, params);
+                subscribed.set(k, { channel: channel, params: params, refs: ((subscribed.get(k) || {}).refs || 0) + 1 });
+                socket.subscribe(channel, params);
+            },
+            unsubscribe: function (channel, params) {
+                const k = key(channel, params);
+                const entry = subscribed.get(k);
+                if (!entry) { return; }
+                entry.refs -= 1;
+                if (entry.refs <= 0) { subscribed.delete(k); }
+                socket.unsubscribe(channel, params);
+            },
+            on: function (type, fn) { releases.push(socket.on(type, fn)); },
+            onResync: function (fn) { releases.push(socket.onResync(fn)); },
+            onStatus: function (fn) { releases.push(socket.onStatus(fn)); },
+            listen: function (target, type, fn) {
+                target.addEventListener(type, fn);
+                releases.push(function () { target.removeEventListener(type, fn); });
+            },
+            dispose: function () {
+                if (state.disposed) { return; }
+                state.disposed = true;
+                releases.splice(0).forEach(function (release) { release(); });
+                subscribed.forEach(function (entry) {
+                    for (let i = 0; i < entry.refs; i += 1) { socket.unsubscribe(entry.channel, entry.params); }
+                });
+                subscribed.clear();
+            },
+        };
+    }
+
+    let current = null;  // {key, root, scope} of the mounted page
+
+    function unmountIfGone() {
+        if (current && !current.root.isConnected) {
+            current.scope.dispose();
+            delete mounted[current.key];
+            current = null;
+        }
+    }
 
     function mount(config) {
         const dc = window.dash_clientside;
         if (!config || !config.page || !mounters[config.page]) { return dc.no_update; }
-        // Every navigation is a full page load (components/shell.py), so a page mounts once per document; the
-        // guard covers Dash re-running the callback for the same store.
+        unmountIfGone();
+        // Dash may run the callback again for the same store; a page mounts once while it is shown.
         const key = config.page + ":" + JSON.stringify(config);
         if (mounted[key]) { return dc.no_update; }
+        const root = document.querySelector(".live-page.page-" + config.page);
+        if (!root) { return dc.no_update; }
         mounted[key] = true;
+        if (current) { current.scope.dispose(); }
+        current = { key: key, root: root, scope: scope() };
+        const container = document.getElementById("_pages_content");
+        if (container && !container.__tickstreamObserved) {
+            container.__tickstreamObserved = true;
+            new MutationObserver(unmountIfGone).observe(container, { childList: true });
+        }
         try {
-            mounters[config.page](config);
+            mounters[config.page](config, current.scope);
         } catch (err) {
             console.error("tickstream pages: mounting " + config.page + " failed", err);
         }
@@ -32,13 +94,13 @@
 
     // Calls paint() at most once per `intervalMs`, only when something is dirty and the tab is visible; a
     // hidden tab keeps the newest state and paints it once when shown again.
-    function painter(paint, intervalMs) {
+    function painter(paint, intervalMs, owner) {
         let dirty = false;
         let timer = null;
         let last = 0;
         function run() {
             timer = null;
-            if (!dirty) { return; }
+            if (!dirty || (owner && owner.state.disposed)) { return; }
             if (document.hidden) { stats.skippedHidden += 1; return; }
             dirty = false;
             last = performance.now();
@@ -51,50 +113,18 @@
             const wait = Math.max(0, intervalMs - (performance.now() - last));
             timer = setTimeout(run, wait);
         }
-        document.addEventListener("visibilitychange", function () {
-            if (!document.hidden && dirty) { schedule(); }
-        });
+        const onVisible = function () { if (!document.hidden && dirty) { schedule(); } };
+        if (owner) { owner.listen(document, "visibilitychange", onVisible); }
+        else { document.addEventListener("visibilitychange", onVisible); }
         return { schedule: schedule, flush: run };
-    }
-
-    // Runs task() now and every `periodMs` while the tab is visible; on becoming visible again it runs at once if
-    // a run was missed. task may return a promise: runs never overlap.
-    function poll(task, periodMs) {
-        let timer = null;
-        let busy = false;
-        let lastRun = 0;
-        function tick() {
-            timer = null;
-            if (document.hidden) { return; }
-            if (busy) { timer = setTimeout(tick, periodMs); return; }
-            busy = true;
-            lastRun = Date.now();
-            stats.polls += 1;
-            Promise.resolve().then(task).catch(function (err) {
-                console.warn("tickstream pages: refresh failed", err);
-            }).then(function () {
-                busy = false;
-                if (!document.hidden && timer === null) { timer = setTimeout(tick, periodMs); }
-            });
-        }
-        document.addEventListener("visibilitychange", function () {
-            if (document.hidden) {
-                clearTimeout(timer);
-                timer = null;
-            } else if (timer === null && !busy) {
-                timer = setTimeout(tick, Math.max(0, periodMs - (Date.now() - lastRun)));
-            }
-        });
-        tick();
-        return { now: function () { clearTimeout(timer); timer = null; tick(); } };
     }
 
     // A Dash interval (dcc.Interval `intervalId`) that stops while the tab is hidden and, shown again after a
     // missed period, fires at once (a changed n_intervals runs its callback).
-    function pauseWhileHidden(intervalId, periodSeconds) {
+    function pauseWhileHidden(intervalId, periodSeconds, owner) {
         const dc = window.dash_clientside;
         let hiddenAt = null;
-        document.addEventListener("visibilitychange", function () {
+        owner.listen(document, "visibilitychange", function () {
             if (!dc || !dc.set_props) { return; }
             if (document.hidden) {
                 hiddenAt = Date.now();
@@ -171,9 +201,9 @@
     }
 
     // A small connection badge: the page says whether its data is live, reconnecting or offline.
-    function connectionBadge(element) {
-        if (!element || !window.tickstream || !window.tickstream.socket) { return; }
-        window.tickstream.socket.onStatus(function (info) {
+    function connectionBadge(element, owner) {
+        if (!element || !owner) { return; }
+        owner.onStatus(function (info) {
             const stateName = info.state === "idle" ? "connecting" : info.state;
             element.textContent = stateName;
             element.className = "conn-status conn-" + stateName;
@@ -189,7 +219,7 @@
 
     window.tickstream = Object.assign(window.tickstream || {}, {
         pages: {
-            register: register, painter: painter, poll: poll, price: price, signed: signed, percent: percent,
+            register: register, painter: painter, current: function () { return current; }, price: price, signed: signed, percent: percent,
             time: time, pauseWhileHidden: pauseWhileHidden, symbolTitle: symbolTitle, setTitle: setTitle, gridApi: gridApi, getJSON: getJSON,
             connectionBadge: connectionBadge, el: el, stats: stats,
         },

@@ -4,13 +4,13 @@
 (function () {
     "use strict";
 
-    function mountOptions(config) {
+    function mountOptions(config, S) {
         const P = window.tickstream.pages;
         const socket = window.tickstream.socket;
         const priceEl = document.getElementById("options-price");
         const changeEl = document.getElementById("options-change");
         let quote = null;
-        P.pauseWhileHidden("options-refresh", config.refreshSeconds);
+        P.pauseWhileHidden("options-refresh", config.refreshSeconds, S);
 
         const painter = P.painter(function () {
             if (!quote) { return; }
@@ -18,16 +18,16 @@
             changeEl.textContent = P.signed(quote.change, 2) + " (" + P.percent(quote.change_percent) + ")";
             changeEl.className = "chart-change " + (quote.change > 0 ? "up" : quote.change < 0 ? "down" : "");
             P.setTitle(P.symbolTitle(config.symbol, quote.price, quote.change_percent));
-        }, 250);
+        }, 250, S);
         socket.configure({ batch: true });
-        P.connectionBadge(document.getElementById("options-conn"));
-        socket.on("market_data", function (message) {
+        P.connectionBadge(document.getElementById("options-conn"), S);
+        S.on("market_data", function (message) {
             const data = message.data || {};
             if (data.symbol !== config.symbol) { return; }
             quote = data;
             painter.schedule();
         });
-        socket.subscribe("market_data", { symbol: config.symbol });
+        S.subscribe("market_data", { symbol: config.symbol });
     }
 
     if (window.tickstream && window.tickstream.pages) {

@@ -10,7 +10,7 @@
     }
 
     // A short newest-first list: items keyed by id, at most `limit`, repainted through a painter.
-    function feedList(element, limit, render) {
+    function feedList(element, limit, render, S) {
         const P = window.tickstream.pages;
         const items = new Map();
         const painter = P.painter(function () {
@@ -18,7 +18,7 @@
             const fragment = document.createDocumentFragment();
             sorted.slice(0, limit).forEach(function (item) { fragment.appendChild(render(item.data)); });
             element.replaceChildren(fragment);
-        }, 250);
+        }, 250, S);
         return function put(id, sortKey, data) {
             items.set(id, { sortKey: sortKey, data: data });
             if (items.size > limit * 4) {
@@ -29,13 +29,13 @@
         };
     }
 
-    function mountOverview(config) {
+    function mountOverview(config, S) {
         const P = window.tickstream.pages;
         const socket = window.tickstream.socket;
         P.setTitle("Overview · Tickstream");
         socket.configure({ batch: true });
-        P.connectionBadge(document.getElementById("overview-conn"));
-        P.watchlist(config);
+        P.connectionBadge(document.getElementById("overview-conn"), S);
+        P.watchlist(config, S);
 
         const signalsList = document.getElementById("overview-signals");
         const putSignal = feedList(signalsList, config.latestSignals, function (s) {
@@ -48,13 +48,13 @@
             const when = P.el("span", "muted feed-time", P.time(s.time));
             li.append(action, link, confidence, price, when);
             return li;
-        });
-        socket.on("signal", function (message) {
+        }, S);
+        S.on("signal", function (message) {
             const s = message.data || {};
             if (!s.signal_id) { return; }
             putSignal(s.signal_id, Date.parse(s.timestamp) || (s.time || 0) * 1000, s);
         });
-        socket.subscribe("signals");
+        S.subscribe("signals");
 
         const alertsList = document.getElementById("overview-alerts");
         const putAlert = feedList(alertsList, config.recentAlerts, function (a) {
@@ -62,15 +62,15 @@
             li.append(P.el("span", "feed-symbol", a.symbol || ""), P.el("span", null, a.message || ""),
                       P.el("span", "muted feed-time", a.time ? new Date(a.time).toLocaleTimeString() : ""));
             return li;
-        });
-        socket.on("alert", function (message) {
+        }, S);
+        S.on("alert", function (message) {
             const a = message.data || {};
             putAlert(a.alert_id || message.seq, Date.parse(a.time) || Date.now(), a);
         });
-        socket.subscribe("alerts");
+        S.subscribe("alerts");
 
         const cards = document.getElementById("summary-cards");
-        socket.on("dashboard_update", function (message) {
+        S.on("dashboard_update", function (message) {
             const data = message.data || {};
             cards.querySelectorAll("[data-metric]").forEach(function (card) {
                 const key = card.getAttribute("data-metric");
@@ -82,7 +82,7 @@
                 card.classList.toggle("down", key === "daily_pnl" && number < 0);
             });
         });
-        socket.subscribe("dashboard");
+        S.subscribe("dashboard");
     }
 
     if (window.tickstream && window.tickstream.pages) {

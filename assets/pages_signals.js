@@ -30,12 +30,12 @@
     }
 
     // Rows waiting for the next flush, applied as one transaction (adds and updates by row id).
-    function transactionQueue(gridId, maxRows, sortKey) {
+    function transactionQueue(gridId, maxRows, sortKey, S) {
         const P = window.tickstream.pages;
         const pending = new Map();
         const stats = { transactions: 0, added: 0, updated: 0, removed: 0 };
         let api = null;
-        const painter = P.painter(flush, FLUSH_MS);
+        const painter = P.painter(flush, FLUSH_MS, S);
         P.gridApi(gridId).then(function (gridApi) { api = gridApi; painter.schedule(); });
 
         function flush() {
@@ -95,17 +95,17 @@
         panel.appendChild(table);
     }
 
-    function mountSignals(config) {
+    function mountSignals(config, S) {
         const P = window.tickstream.pages;
         const socket = window.tickstream.socket;
         P.signalsConfig = config;
         P.setTitle("Signals · Tickstream");
         socket.configure({ batch: true });
-        P.connectionBadge(document.getElementById("signals-conn"));
+        P.connectionBadge(document.getElementById("signals-conn"), S);
 
-        const signals = transactionQueue("signals-grid", config.maxSignalRows, function (r) { return r.time; });
+        const signals = transactionQueue("signals-grid", config.maxSignalRows, function (r) { return r.time; }, S);
         const ideas = transactionQueue("signals-ideas-grid", config.maxIdeaRows,
-                                       function (r) { return r.born_time || 0; });
+                                       function (r) { return r.born_time || 0; }, S);
 
         function putSignal(s) {
             const row = signalRow(s);
@@ -120,14 +120,14 @@
             });
         }
 
-        socket.on("signal", function (message) { putSignal(message.data || {}); });
-        socket.on("idea", function (message) {
+        S.on("signal", function (message) { putSignal(message.data || {}); });
+        S.on("idea", function (message) {
             const idea = message.data || {};
             if (idea.idea_id) { ideas.put(idea.idea_id, idea); }
         });
-        socket.onResync(loadHistory);
-        socket.subscribe("signals");
-        socket.subscribe("ideas");
+        S.onResync(loadHistory);
+        S.subscribe("signals");
+        S.subscribe("ideas");
         loadHistory();
 
         const panel = document.getElementById("signals-detail");

@@ -50,11 +50,11 @@
         return /^[A-Z0-9^][A-Z0-9.\-=^]{0,19}$/.test(symbol) ? symbol : null;
     }
 
-    function mountWatchlist(config) {
+    function mountWatchlist(config, S) {
         const P = window.tickstream.pages;
         const socket = window.tickstream.socket;
         const root = document.getElementById("watchlist");
-        if (!root || !socket) { return; }
+        if (!root || !socket || !S) { return; }
         const body = root.querySelector(".watchlist-rows");
         const spark = config.spark;
         const rows = new Map();  // symbol → row state
@@ -138,7 +138,7 @@
             const row = buildRow(symbol);
             rows.set(symbol, row);
             body.appendChild(row.tr);
-            socket.subscribe("market_data", { symbol: symbol });
+            S.subscribe("market_data", { symbol: symbol });
             loadSpark(row);
             if (persist) { list.push(symbol); saveList(config, list); }
             return true;
@@ -150,7 +150,7 @@
             rows.delete(symbol);
             dirty.delete(symbol);
             row.tr.remove();
-            socket.unsubscribe("market_data", { symbol: symbol });
+            S.unsubscribe("market_data", { symbol: symbol });
             list = list.filter(function (s) { return s !== symbol; });
             saveList(config, list);
         }
@@ -180,9 +180,9 @@
             });
             dirty.clear();
         }
-        const painter = P.painter(paint, REPAINT_MS);
+        const painter = P.painter(paint, REPAINT_MS, S);
 
-        socket.on("market_data", function (message) {
+        S.on("market_data", function (message) {
             const data = message.data || {};
             const row = rows.get(data.symbol);
             if (!row) { return; }
@@ -204,7 +204,7 @@
             dirty.add(data.symbol);
             painter.schedule();
         });
-        socket.onResync(function () {
+        S.onResync(function () {
             rows.forEach(function (row) { loadSpark(row); });
         });
 
@@ -259,8 +259,8 @@
 (function () {
     "use strict";
     if (window.tickstream && window.tickstream.pages) {
-        window.tickstream.pages.register("embed-watchlist", function (config) {
-            window.tickstream.pages.watchlist(config);
+        window.tickstream.pages.register("embed-watchlist", function (config, S) {
+            window.tickstream.pages.watchlist(config, S);
         });
     }
 })();

@@ -361,3 +361,32 @@ def test_api_docs_render_offline(browser: Browser, server: AppServer) -> None:
         assert errors(log) == []
     finally:
         page.context.close()
+
+
+def test_leaving_a_page_without_reload_releases_its_subscriptions(browser: Browser, server: AppServer) -> None:
+    page, log = new_page(browser)
+    try:
+        page.goto(server.base_url + "/")
+        wait_for(lambda: price_text(page, "AAPL") not in ("", "—"), 20, 0.1, "a first price")
+
+        def channels() -> list[str]:
+            # Channels subscribed for all symbols, and market_data per symbol (the chart takes its own).
+            subs = page.evaluate("() => window.tickstream.socket.subscriptions()")
+            return sorted({s["channel"] if not s.get("symbol") or s["channel"] == "market_data" else "" for s in subs}
+                          - {""} | {f"market_data:{s['symbol']}" for s in subs if s["channel"] == "market_data"})
+
+        assert {"market_data:AAPL", "market_data:GC=F", "signals", "alerts", "dashboard"} <= set(channels())
+        # The chart links of the top bar navigate without a reload (dcc.Link).
+        page.locator(".watch-links a", has_text="MSFT").click()
+        page.wait_for_url(server.base_url + "/chart/MSFT")
+        wait_for(lambda: page.evaluate("() => window.tickstream.pages.current()") is None, 10, 0.1,
+                 "the overview to be released")
+        assert not {"market_data:AAPL", "market_data:GC=F", "signals", "alerts", "dashboard"} & set(channels())
+        page.go_back()
+        page.wait_for_url(server.base_url + "/")
+        page.locator("tr[data-symbol='AAPL']").wait_for(timeout=20000)
+        wait_for(lambda: price_text(page, "AAPL") not in ("", "—"), 20, 0.1, "prices again after coming back")
+        assert {"signals", "alerts", "dashboard"} <= set(channels())
+        assert errors(log) == []
+    finally:
+        page.context.close()
