@@ -101,7 +101,7 @@ def filter_bar() -> html.Div:
     return html.Div(
         className="filter-bar",
         children=[
-            dmc.TextInput(id=ids.SIGNALS_FILTER_SYMBOL, placeholder="Symbol", size="xs", w=120,
+            dmc.TextInput(id=ids.SIGNALS_FILTER_SYMBOL, placeholder="Symbol", size="xs", w=120, debounce=300,
                           **{"aria-label": "Filter by symbol"}),
             dmc.SegmentedControl(id=ids.SIGNALS_FILTER_ACTION, data=["All", *ACTIONS], value="All", size="xs"),
             dmc.Select(id=ids.SIGNALS_FILTER_TIMEFRAME, data=[tf.value for tf in ALL_TIMEFRAMES],
