@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dash_ag_grid as dag
@@ -187,31 +188,57 @@ def unusual_list(items: Sequence[tuple[str, str]]) -> list[Any]:
                     children=[html.Li([html.Strong(symbol), " — ", reason]) for symbol, reason in items])]
 
 
-def options_view(symbol: str) -> list[Any]:
-    """The page's body (data arrive through the page's refresh callback)."""
+@dataclass(frozen=True, slots=True)
+class OptionsContent:
+    """Everything the page shows of one chain: what the layout starts with and what each refresh sends."""
+
+    calls: list[dict[str, Any]]
+    puts: list[dict[str, Any]]
+    smile: go.Figure
+    open_interest: go.Figure
+    unusual: list[Any]
+    expirations: list[str]
+    expiration: str
+
+
+def options_content(chain: OptionChain) -> OptionsContent:
+    calls, puts = chain_rows(chain)
+    return OptionsContent(calls, puts, smile_figure(chain), open_interest_figure(chain),
+                          unusual_list(unusual_contracts(chain)), list(chain.expirations), chain.expiration)
+
+
+def options_view(symbol: str, content: OptionsContent | None = None, note: str = "") -> list[Any]:
+    """The page's body, filled with ``content`` when the chain could be read (the refresh callback keeps it
+    current; without content the first refresh fills it)."""
     graph_config = {"displaylogo": False, "responsive": True, "displayModeBar": False}
+
+    def graph(graph_id: str, figure: go.Figure | None) -> dcc.Graph:
+        extra = {"figure": figure} if figure is not None else {}
+        return dcc.Graph(id=graph_id, config=graph_config, className="options-figure", **extra)
+
+    calls_grid, puts_grid = options_grid(ids.OPTIONS_CALLS_GRID), options_grid(ids.OPTIONS_PUTS_GRID)
+    if content is not None:
+        calls_grid.rowData, puts_grid.rowData = content.calls, content.puts
     return [
         html.Div(className="page-head", children=[
             html.H1(f"{symbol} options"),
             html.Span("—", id="options-price", className="price"),
             html.Span("", id="options-change", className="chart-change"),
             html.A("chart ↗", href=f"/chart/{symbol}", className="feed-link"),
-            expiration_picker(),
-            html.Span("", id=ids.OPTIONS_HEADER, className="muted"),
+            expiration_picker(content.expirations if content else (), content.expiration if content else None),
+            html.Span(note, id=ids.OPTIONS_HEADER, className="muted"),
         ]),
         html.Div(className="side-by-side", children=[
-            html.Section(className="panel", children=[html.H3("Calls", className="panel-title"),
-                                                      options_grid(ids.OPTIONS_CALLS_GRID)]),
-            html.Section(className="panel", children=[html.H3("Puts", className="panel-title"),
-                                                      options_grid(ids.OPTIONS_PUTS_GRID)]),
+            html.Section(className="panel", children=[html.H3("Calls", className="panel-title"), calls_grid]),
+            html.Section(className="panel", children=[html.H3("Puts", className="panel-title"), puts_grid]),
         ]),
         html.Div(className="side-by-side", children=[
-            html.Section(className="panel", children=[dcc.Graph(id=ids.OPTIONS_SMILE, config=graph_config,
-                                                                className="options-figure")]),
-            html.Section(className="panel", children=[dcc.Graph(id=ids.OPTIONS_OI, config=graph_config,
-                                                                className="options-figure")]),
+            html.Section(className="panel", children=[graph(ids.OPTIONS_SMILE, content.smile if content else None)]),
+            html.Section(className="panel", children=[
+                graph(ids.OPTIONS_OI, content.open_interest if content else None)]),
         ]),
         html.Section(className="panel", children=[html.H3("Unusual activity", className="panel-title"),
-                                                  html.Div(id=ids.OPTIONS_UNUSUAL)]),
+                                                  html.Div(content.unusual if content else [],
+                                                           id=ids.OPTIONS_UNUSUAL)]),
         dcc.Interval(id=ids.OPTIONS_REFRESH, interval=REFRESH_SECONDS * 1000),
     ]

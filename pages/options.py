@@ -13,15 +13,7 @@ from flask import current_app
 
 from components import ids
 from components.live_page import connection_badge, live_page
-from components.options_view import (
-    REFRESH_SECONDS,
-    chain_rows,
-    open_interest_figure,
-    options_view,
-    smile_figure,
-    unusual_contracts,
-    unusual_list,
-)
+from components.options_view import REFRESH_SECONDS, OptionsContent, options_content, options_view
 from feeds.models import InvalidInput, parse_symbol
 
 
@@ -34,12 +26,25 @@ dash.register_page(__name__, path_template="/options/<symbol>", title=_title, na
                    bundles=("dash_ag_grid", "dash_mantine_components"))
 
 
+def _chain_content(symbol: str, expiration: str | None) -> tuple[OptionsContent | None, str]:
+    """The chain's content and a note for the header; (None, why) when the source cannot answer now."""
+    try:
+        chain = current_app.extensions["tickstream"].market.options_chain(symbol, expiration)
+    except Exception as exc:  # a source failure is shown on the page; the next refresh tries again
+        current_app.logger.warning("options chain of %s failed: %s", symbol, exc)
+        return None, f"options unavailable: {exc}"
+    return options_content(chain), f"updated {time.strftime('%H:%M:%S')} · every {REFRESH_SECONDS} s"
+
+
 def layout(symbol: str | None = None, **_: Any) -> Any:
     try:
         parsed = parse_symbol(unquote(symbol or ""))
     except InvalidInput as exc:
         return html.Div(exc.message, className="page-error")
-    return live_page("options", [*options_view(parsed), connection_badge("options-conn")],
+    # The first chain comes with the page (no callback round trip before the first numbers); the interval and
+    # the expiration picker refresh it.
+    content, note = _chain_content(parsed, None)
+    return live_page("options", [*options_view(parsed, content, note), connection_badge("options-conn")],
                      {"symbol": parsed, "refreshSeconds": REFRESH_SECONDS})
 
 
@@ -55,15 +60,11 @@ def layout(symbol: str | None = None, **_: Any) -> Any:
     Input(ids.OPTIONS_REFRESH, "n_intervals"),
     Input(ids.OPTIONS_EXPIRATION, "value"),
     State(ids.PAGE_CONFIG, "data"),
+    prevent_initial_call=True,
 )
 def refresh(_n: int | None, expiration: str | None, config: dict[str, Any]) -> tuple[Any, ...]:
-    market = current_app.extensions["tickstream"].market
-    try:
-        chain = market.options_chain(config["symbol"], expiration)
-    except Exception as exc:  # a source failure is shown on the page; the next refresh tries again
-        current_app.logger.warning("options chain of %s failed: %s", config.get("symbol"), exc)
-        return (no_update,) * 7 + (f"options unavailable: {exc}",)
-    calls, puts = chain_rows(chain)
-    updated = time.strftime("%H:%M:%S", time.localtime())
-    return (calls, puts, smile_figure(chain), open_interest_figure(chain), unusual_list(unusual_contracts(chain)),
-            list(chain.expirations), chain.expiration, f"updated {updated} · every {REFRESH_SECONDS} s")
+    content, note = _chain_content(config["symbol"], expiration)
+    if content is None:
+        return (no_update,) * 7 + (note,)
+    return (content.calls, content.puts, content.smile, content.open_interest, content.unusual, content.expirations,
+            content.expiration, note)

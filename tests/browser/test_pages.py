@@ -217,8 +217,22 @@ def test_options_page_shows_the_smile_and_the_chain(browser: Browser, server: Ap
         assert page.locator("#options-puts-grid .ag-row").count() >= 10
         wait_for(lambda: page.title().startswith("AAPL ") and "%" in page.title(), 15, 0.1, "a live title")
         assert page.title().endswith(" · Tickstream")
-        expirations = page.locator("#options-expiration").input_value()
-        assert len(expirations) == 10  # YYYY-MM-DD
+        first_expiration = page.locator("#options-expiration").input_value()
+        assert len(first_expiration) == 10  # YYYY-MM-DD
+
+        # Another expiration: the chain, the grids and the plots follow.
+        def first_contract() -> str:
+            return page.evaluate("() => window.dash_ag_grid.getApiAsync('options-calls-grid')"
+                                 ".then(api => api.getDisplayedRowAtIndex(0).data.contract_symbol)")
+
+        before = first_contract()
+        page.locator("#options-expiration").click()
+        options = page.get_by_role("option")
+        options.nth(1).click()
+        wait_for(lambda: page.locator("#options-expiration").input_value() != first_expiration, 10, 0.1,
+                 "the picked expiration")
+        wait_for(lambda: first_contract() != before, 15, 0.2, "the other expiration's contracts")
+        assert page.locator("#options-expiration").input_value() in page.locator("#options-smile").inner_text()
         assert errors(log) == []
     finally:
         page.context.close()

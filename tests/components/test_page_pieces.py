@@ -55,7 +55,7 @@ def test_shell_has_navigation_theme_switch_and_page_container() -> None:
     shell = app_shell(["AAPL"], pages=[{"path": "/", "nav_order": 1, "nav_label": "Overview"}])
     header = shell.children[1]
     kinds = [type(child).__name__ for child in header.children]
-    assert kinds == ["A", "Nav", "Div", "Div", "Button"]
+    assert kinds == ["A", "Nav", "Div", "Form", "Button"]  # brand, pages, chart links, symbol search, theme
     nav = header.children[1]
     assert [(a.children, a.href) for a in nav.children] == [("Overview", "/")]
     toggle = header.children[-1]
@@ -177,3 +177,19 @@ def test_status_cards_show_every_section() -> None:
     for expected in ("degraded", "0:01:02", "source yahoo is open", "1,234", "timeout", "87.5 %", "state-open",
                      "1.5 s · yahoo", "12 min · cache · stale", "300 candles · 5 overlays", "'99'"):
         assert expected in text, expected
+
+
+def test_options_view_starts_with_the_chain_when_there_is_one() -> None:
+    from components.options_view import options_content, options_view
+
+    content = options_content(chain())
+    body = options_view("AAPL", content, "updated now")
+    calls_grid = body[1].children[0].children[1]
+    assert [row["strike"] for row in calls_grid.rowData][:2] == [90, 95]
+    picker = body[0].children[4]
+    assert picker.data == ["2025-01-17", "2025-02-21"] and picker.value == "2025-01-17"
+    smile = body[2].children[0].children[0]
+    assert smile.figure is content.smile
+    empty = options_view("AAPL", None, "options unavailable: timeout")
+    assert empty[1].children[0].children[1].rowData == []
+    assert empty[0].children[5].children == "options unavailable: timeout"
