@@ -1,5 +1,6 @@
-"""/signals in real Chromium: a signal published on the bus becomes a new grid row by an AG Grid transaction (the
-rows already shown stay the same DOM nodes), its agent votes open on click, and the filter bar filters."""
+"""Pages fed by messages published on the bus, in real Chromium: on /signals a signal becomes a new grid row by an AG
+Grid transaction (the rows already shown stay the same DOM nodes), its agent votes open on click, ideas appear with
+their paper-order button, the filter bar filters; on / the summary cards and recent alerts follow their messages."""
 
 from __future__ import annotations
 
@@ -89,4 +90,35 @@ def test_published_signal_is_added_as_a_row_without_rebuilding(inproc_server, pa
     wait_for(lambda: grid(browser_page, "api.getDisplayedRowCount()") >= 1
              and grid(browser_page, "(() => { const a = []; api.forEachNodeAfterFilter(n => a.push(n.data.action));"
                                     " return a.every(x => x === 'SELL'); })()"), 10, 0.1, "the SELL filter")
+    assert console.errors() == []
+
+
+def test_overview_cards_and_alerts_follow_their_messages(inproc_server, page) -> None:  # type: ignore[no-untyped-def]
+    server = inproc_server(symbols="AAPL")
+    browser_page, console = page
+    browser_page.goto(server.base_url + "/")
+    cards = browser_page.locator("#summary-cards")
+    cards.wait_for(timeout=20000)
+    assert cards.inner_text().count("no paper account yet") == 4
+    wait_for(lambda: browser_page.evaluate("() => window.tickstream.socket.state().state") == "connected", 15, 0.1,
+             "the page's socket")
+    wait_for(lambda: {"dashboard", "alerts"} <= {s["channel"] for s in browser_page.evaluate(
+        "() => window.tickstream.socket.subscriptions()")}, 10, 0.1, "the subscriptions")
+    time.sleep(0.3)  # the subscribe messages reach the server
+
+    update = {"total_value": "$50,000.00", "daily_pnl": "-$1,200.00", "open_positions": 5, "win_rate": "58.3%",
+              "values": {"total_value": 50000.0, "daily_pnl": -1200.0, "open_positions": 5, "win_rate": 58.3}}
+    server.services.bus.publish("dashboard", p.ChannelEvent(p.Channel.DASHBOARD, p.MessageType.DASHBOARD_UPDATE,
+                                                            None, update, time.time()))
+    daily = browser_page.locator("[data-metric='daily_pnl'] .metric-value")
+    wait_for(lambda: daily.inner_text() == "-$1,200.00", 10, 0.1, "the daily P&L card")
+    assert "down" in (browser_page.locator("[data-metric='daily_pnl']").get_attribute("class") or "")
+    assert browser_page.locator("[data-metric='open_positions'] .metric-value").inner_text() == "5"
+    assert "no paper account yet" not in cards.inner_text()
+
+    alert = {"alert_id": "a-1", "rule_id": "r-1", "level": "warning", "symbol": "AAPL",
+             "message": "AAPL crossed above 200", "time": "2030-01-01T00:00:00.000Z"}
+    server.services.bus.publish("alerts", p.ChannelEvent(p.Channel.ALERTS, p.MessageType.ALERT, None, alert,
+                                                         time.time()))
+    browser_page.get_by_text("AAPL crossed above 200").wait_for(timeout=10000)
     assert console.errors() == []
