@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import dash
 import dash_mantine_components as dmc
-from dash import ClientsideFunction, Input, Output, dcc, html
+from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 
 from components import ids
 
@@ -41,9 +40,12 @@ def section(title: str, children: Sequence[Any], class_name: str = "") -> html.S
                         children=[html.H3(title, className="panel-title"), *children])
 
 
-# One callback for every page: a page's store mounts its live code once the layout is in the document.
-dash.clientside_callback(
-    ClientsideFunction(namespace="tickstream_pages", function_name="mount"),
-    Output(ids.PAGE_MOUNTED, "data"),
-    Input(ids.PAGE_CONFIG, "data"),
-)
+def register_page_mount(app: Dash) -> None:
+    """One callback for every page: a page's store mounts its live code once the layout is in the document.
+    Registered on the app (not with ``dash.clientside_callback`` at import): a process may build several apps
+    (tests), and Dash hands import-time callbacks to the first app only."""
+    app.clientside_callback(
+        ClientsideFunction(namespace="tickstream_pages", function_name="mount"),
+        Output(ids.PAGE_MOUNTED, "data"),
+        Input(ids.PAGE_CONFIG, "data"),
+    )

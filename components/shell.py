@@ -11,6 +11,7 @@ import dash
 from dash import Dash, dcc, html
 
 from components import ids
+from components.live_page import register_page_mount
 from components.symbol_search import symbol_search
 
 # Keys a page passes to ``dash.register_page`` to appear in the navigation (Dash keeps unknown keys in the
@@ -94,4 +95,6 @@ def app_shell(symbols: Sequence[str], pages: Iterable[Mapping[str, Any]] | None 
 
 
 def register_shell_callbacks(app: Dash) -> None:
-    """The shell's behaviour is clientside (assets/symbol_search.js); nothing to register yet."""
+    """The shell's behaviour is clientside (assets/symbol_search.js, assets/pages_theme.js); the pages' live code
+    mounts through one callback of the frame."""
+    register_page_mount(app)
