@@ -81,7 +81,11 @@ def measure(browser: Any, base: str, path: str, ready: str, warm_runs: int) -> d
     page = context.new_page()
     transfer = Transfer(page)
     cold = first_number_ms(page, base + path, ready)
-    page.wait_for_timeout(1500)  # late requests (async chunks, REST history) count in the cold bytes
+    # Late requests (async chunks such as Plotly, REST history) count in the cold bytes.
+    try:
+        page.wait_for_load_state("networkidle", timeout=20000)
+    except Exception:  # a page that never goes quiet: count what came so far
+        pass
     cold_wire, cold_gzip = transfer.wire, transfer.gzip
     warm = []
     for _ in range(warm_runs):
