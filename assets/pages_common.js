@@ -8,6 +8,8 @@
     "use strict";
 
     const mounters = {};
+    // Decimal places per symbol (instrument precision) from the pages' configs and /api/v1/symbols.
+    const precisions = {};
     const mounted = {};
     const stats = { paints: 0, skippedHidden: 0 };
 
@@ -84,6 +86,7 @@
             container.__tickstreamObserved = true;
             new MutationObserver(unmountIfGone).observe(container, { childList: true });
         }
+        Object.assign(precisions, config.precision || {});
         try {
             mounters[config.page](config, current.scope);
         } catch (err) {
@@ -141,6 +144,18 @@
 
     function fmt() { return (window.tickstream && window.tickstream.format) || null; }
 
+    // Asks the instrument search for a symbol's precision (once per symbol); calls back when known.
+    const asked = {};
+    function lookUpPrecision(symbol, then) {
+        if (precisions[symbol] !== undefined) { then(precisions[symbol]); return; }
+        if (asked[symbol]) { return; }
+        asked[symbol] = true;
+        getJSON("/api/v1/symbols?q=" + encodeURIComponent(symbol) + "&limit=5").then(function (body) {
+            const match = (body.symbols || body.results || []).find(function (i) { return i.symbol === symbol; });
+            if (match && isFinite(match.precision)) { precisions[symbol] = match.precision; then(match.precision); }
+        }).catch(function () { /* the default precision stays */ });
+    }
+
     function price(value, precision) {
         if (value === null || value === undefined || !isFinite(value)) { return "—"; }
         const f = fmt();
@@ -170,10 +185,10 @@
     }
 
     // "AAPL 158.21 ▲0.2% · Tickstream"
-    function symbolTitle(symbol, last, changePercent) {
+    function symbolTitle(symbol, last, changePercent, precision) {
         let text = symbol;
         if (last !== null && last !== undefined && isFinite(last)) {
-            text += " " + price(last);
+            text += " " + price(last, precision);
             if (changePercent !== null && changePercent !== undefined && isFinite(changePercent)) {
                 const arrow = changePercent > 0 ? "▲" : changePercent < 0 ? "▼" : "";
                 text += " " + arrow + Math.abs(changePercent).toFixed(1) + "%";
@@ -220,7 +235,7 @@
     window.tickstream = Object.assign(window.tickstream || {}, {
         pages: {
             register: register, painter: painter, current: function () { return current; }, price: price, signed: signed, percent: percent,
-            time: time, pauseWhileHidden: pauseWhileHidden, symbolTitle: symbolTitle, setTitle: setTitle, gridApi: gridApi, getJSON: getJSON,
+            time: time, precisions: precisions, lookUpPrecision: lookUpPrecision, pauseWhileHidden: pauseWhileHidden, symbolTitle: symbolTitle, setTitle: setTitle, gridApi: gridApi, getJSON: getJSON,
             connectionBadge: connectionBadge, el: el, stats: stats,
         },
     });

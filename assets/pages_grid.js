@@ -7,7 +7,11 @@
 
     const functions = window.dashAgGridFunctions = window.dashAgGridFunctions || {};
     functions.tsTime = function (value) { return pages() ? pages().time(value) : String(value); };
-    functions.tsPrice = function (value) { return pages() ? pages().price(value) : String(value); };
+    // With a symbol: that instrument's precision.
+    functions.tsPrice = function (value, symbol) {
+        if (!pages()) { return String(value); }
+        return pages().price(value, symbol ? pages().precisions[symbol] : undefined);
+    };
     functions.tsShare = function (value) {
         return value === null || value === undefined ? "—" : Math.round(value * 100) + "%";
     };

@@ -14,10 +14,11 @@
 
         const painter = P.painter(function () {
             if (!quote) { return; }
-            priceEl.textContent = P.price(quote.price);
-            changeEl.textContent = P.signed(quote.change, 2) + " (" + P.percent(quote.change_percent) + ")";
+            const digits = P.precisions[config.symbol];
+            priceEl.textContent = P.price(quote.price, digits);
+            changeEl.textContent = P.signed(quote.change, digits === undefined ? 2 : digits) + " (" + P.percent(quote.change_percent) + ")";
             changeEl.className = "chart-change " + (quote.change > 0 ? "up" : quote.change < 0 ? "down" : "");
-            P.setTitle(P.symbolTitle(config.symbol, quote.price, quote.change_percent));
+            P.setTitle(P.symbolTitle(config.symbol, quote.price, quote.change_percent, digits));
         }, 250, S);
         socket.configure({ batch: true });
         P.connectionBadge(document.getElementById("options-conn"), S);

@@ -107,7 +107,7 @@
             tr.appendChild(actions);
             return {
                 symbol: symbol, tr: tr, priceCell: priceCell, changeCell: changeCell, pctCell: pctCell, path: path,
-                quote: null, shown: null, flip: false, closes: [], bucket: null, lastPrice: null,
+                quote: null, shown: null, flip: false, closes: [], bucket: null, lastPrice: null, precision: undefined,
             };
         }
 
@@ -137,6 +137,11 @@
             if (rows.has(symbol) || rows.size >= config.maxSymbols) { return false; }
             const row = buildRow(symbol);
             rows.set(symbol, row);
+            P.lookUpPrecision(symbol, function (digits) {
+                row.precision = digits;
+                dirty.add(symbol);
+                painter.schedule();
+            });
             body.appendChild(row.tr);
             S.subscribe("market_data", { symbol: symbol });
             loadSpark(row);
@@ -162,8 +167,9 @@
                 if (!row || !row.quote) { return; }
                 const q = row.quote;
                 const previous = row.shown;
-                row.priceCell.textContent = P.price(q.price);
-                row.changeCell.textContent = P.signed(q.change, Math.abs(q.price) >= 1 ? 2 : 4);
+                const digits = row.precision !== undefined ? row.precision : (Math.abs(q.price) >= 1 ? 2 : 4);
+                row.priceCell.textContent = P.price(q.price, digits);
+                row.changeCell.textContent = P.signed(q.change, digits);
                 row.pctCell.textContent = P.percent(q.change_percent);
                 const direction = q.change > 0 ? "up" : q.change < 0 ? "down" : "flat";
                 row.changeCell.className = "watch-change num " + direction;

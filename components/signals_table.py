@@ -54,7 +54,7 @@ def signal_column_defs() -> list[dict[str, Any]]:
         {"field": "confidence", "headerName": "Confidence", "filter": "agNumberColumnFilter", "type": "rightAligned",
          "valueFormatter": _fn("tsShare(params.value)"), "minWidth": 100},
         {"field": "price", "headerName": "Price", "type": "rightAligned", "filter": False,
-         "valueFormatter": _fn("tsPrice(params.value)"), "minWidth": 90},
+         "valueFormatter": _fn("tsPrice(params.value, params.data.symbol)"), "minWidth": 90},
         {"field": "agents", "headerName": "Agents", "filter": False, "minWidth": 80},
         {"field": "chart", "headerName": "Chart", "cellRenderer": "markdown", "filter": False, "sortable": False,
          "minWidth": 90},
@@ -63,7 +63,7 @@ def signal_column_defs() -> list[dict[str, Any]]:
 
 def idea_column_defs() -> list[dict[str, Any]]:
     """Columns of the trade-ideas grid (the ``idea`` message's data)."""
-    price = {"type": "rightAligned", "valueFormatter": _fn("tsPrice(params.value)"), "minWidth": 80}
+    price = {"type": "rightAligned", "valueFormatter": _fn("tsPrice(params.value, params.data.symbol)"), "minWidth": 80}
     return [
         {"field": "symbol", "headerName": "Symbol", "minWidth": 80},
         {"field": "timeframe", "headerName": "TF", "maxWidth": 70, "minWidth": 55},

@@ -9,8 +9,8 @@ checks that both agree).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 from dash import dcc, html
 
@@ -114,11 +114,34 @@ def watchlist(symbols: Sequence[str], compact: bool = False, editable: bool = Tr
     return html.Div(id=ids.WATCHLIST, className="watchlist compact" if compact else "watchlist", children=children)
 
 
-def watchlist_config(symbols: Sequence[str], compact: bool = False, editable: bool = True) -> dict[str, object]:
-    """What pages_watchlist.js needs: the default list, whether the analyst may change it, and the sparkline's
-    size and candles (one rule for both sides)."""
+class _HasPrecision(Protocol):
+    precision: int
+
+
+def precisions(symbols: Iterable[str], resolve: Callable[[str], _HasPrecision | None]) -> dict[str, int]:
+    """Decimal places of each symbol's prices, for the symbols ``resolve`` (the instrument universe) knows; the
+    browser formats others with its default.
+
+    >>> from types import SimpleNamespace
+    >>> precisions(["GC=F", "ZZZ"], {"GC=F": SimpleNamespace(precision=1)}.get)
+    {'GC=F': 1}
+    """
+    out: dict[str, int] = {}
+    for symbol in symbols:
+        instrument = resolve(symbol)
+        if instrument is not None:
+            out[symbol] = int(instrument.precision)
+    return out
+
+
+def watchlist_config(symbols: Sequence[str], compact: bool = False, editable: bool = True,
+                     precision: dict[str, int] | None = None) -> dict[str, object]:
+    """What pages_watchlist.js needs: the default list, whether the analyst may change it, the symbols' price
+    precision (symbols added later ask /api/v1/symbols) and the sparkline's size and candles (one rule for both
+    sides)."""
     return {
         "symbols": list(symbols),
+        "precision": dict(precision or {}),
         "compact": compact,
         "editable": editable,
         "storageKey": STORAGE_KEY,

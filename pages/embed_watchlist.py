@@ -9,7 +9,8 @@ import dash
 from dash import html
 
 from components.live_page import live_page
-from components.watchlist import parse_symbol_list, watchlist, watchlist_config
+from components.watchlist import parse_symbol_list, precisions, watchlist, watchlist_config
+from feeds.universe import shipped
 
 dash.register_page(__name__, path="/embed/watchlist", title="Watchlist · Tickstream")
 
@@ -20,6 +21,6 @@ def layout(symbols: str | None = None, **_: Any) -> Any:
         "embed-watchlist",
         [watchlist(chosen, compact=True, editable=False),
          html.A("Tickstream", href="/", target="_blank", rel="noopener", className="embed-badge")],
-        watchlist_config(chosen, compact=True, editable=False),
+        watchlist_config(chosen, compact=True, editable=False, precision=precisions(chosen, shipped().resolve)),
         mantine=False,
     )

@@ -11,7 +11,8 @@ from flask import current_app
 from components import ids
 from components.cards import summary_cards
 from components.live_page import connection_badge, live_page, section
-from components.watchlist import MAX_WATCHLIST, watchlist, watchlist_config
+from components.watchlist import MAX_WATCHLIST, precisions, watchlist, watchlist_config
+from feeds.universe import shipped
 
 dash.register_page(__name__, path="/", title="Overview · Tickstream", name="Overview", nav_order=1,
                    nav_label="Overview")
@@ -42,6 +43,7 @@ def layout(**_: Any) -> Any:
                 ],
             ),
         ],
-        {**watchlist_config(symbols), "latestSignals": LATEST_SIGNALS, "recentAlerts": RECENT_ALERTS},
+        {**watchlist_config(symbols, precision=precisions(symbols, shipped().resolve)),
+         "latestSignals": LATEST_SIGNALS, "recentAlerts": RECENT_ALERTS},
         mantine=False,
     )

@@ -14,7 +14,9 @@ from flask import current_app
 from components import ids
 from components.live_page import connection_badge, live_page
 from components.options_view import REFRESH_SECONDS, OptionsContent, options_content, options_view
+from components.watchlist import precisions
 from feeds.models import InvalidInput, parse_symbol
+from feeds.universe import shipped
 
 
 def _title(symbol: str | None = None, **_: Any) -> str:
@@ -45,7 +47,8 @@ def layout(symbol: str | None = None, **_: Any) -> Any:
     # the expiration picker refresh it.
     content, note = _chain_content(parsed, None)
     return live_page("options", [*options_view(parsed, content, note), connection_badge("options-conn")],
-                     {"symbol": parsed, "refreshSeconds": REFRESH_SECONDS})
+                     {"symbol": parsed, "refreshSeconds": REFRESH_SECONDS,
+                      "precision": precisions([parsed], shipped().resolve)})
 
 
 @dash.callback(

@@ -21,6 +21,8 @@ from components.signals_table import (
     signals_grid,
     votes_panel,
 )
+from components.watchlist import precisions
+from feeds.universe import shipped
 
 dash.register_page(__name__, path="/signals", title="Signals · Tickstream", name="Signals", nav_order=2,
                    nav_label="Signals", bundles=("dash_ag_grid", "dash_mantine_components"))
@@ -46,7 +48,8 @@ def layout(**_: Any) -> Any:
                 ],
             ),
         ],
-        {"symbols": symbols, "historyPerSymbol": HISTORY_PER_SYMBOL, "maxSignalRows": MAX_SIGNAL_ROWS,
+        {"symbols": symbols, "precision": precisions(symbols, shipped().resolve),
+         "historyPerSymbol": HISTORY_PER_SYMBOL, "maxSignalRows": MAX_SIGNAL_ROWS,
          "maxIdeaRows": MAX_IDEA_ROWS, "paperTrading": False, "paperNote": PAPER_ORDER_NOTE},
     )
 

@@ -137,6 +137,9 @@ def test_overview_streams_prices_and_keeps_the_edited_watchlist(browser: Browser
         wait_for(lambda: price_text(page, "AAPL") not in ("", "—"), 20, 0.1, "a first AAPL price")
         first = {s: price_text(page, s) for s in ("AAPL", "MSFT")}
         wait_for(lambda: any(price_text(page, s) != first[s] for s in first), 15, 0.1, "a live price change")
+        # Each instrument's own precision: gold futures in tenths, equities in cents.
+        wait_for(lambda: price_text(page, "GC=F") not in ("", "—"), 20, 0.1, "a gold price")
+        assert len(price_text(page, "GC=F").split(".")[1]) == 1 and len(price_text(page, "AAPL").split(".")[1]) == 2
         stats = page.evaluate("() => window.tickstream.watchlist.stats")
         assert stats["messages"] > 0 and 0 < stats["paintedRows"]
         wait_for(lambda: page.locator("tr[data-symbol='AAPL'] .sparkline path").get_attribute("d"), 15, 0.1,
@@ -151,6 +154,8 @@ def test_overview_streams_prices_and_keeps_the_edited_watchlist(browser: Browser
         wait_for(lambda: price_text(page, "BTC-USD") not in ("", "—"), 20, 0.1, "the added symbol streaming")
         page.reload()
         page.locator("tr[data-symbol='BTC-USD']").wait_for(timeout=20000)
+        wait_for(lambda: price_text(page, "BTC-USD") not in ("", "—"), 20, 0.1, "the added symbol after reload")
+        assert len(price_text(page, "BTC-USD").split(".")[1]) == 2
         rows = page.eval_on_selector_all("#watchlist tr[data-symbol]", "rows => rows.map(r => r.dataset.symbol)")
         assert rows == ["AAPL", "GC=F", "BTC-USD"]
         assert errors(log) == []
