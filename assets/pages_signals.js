@@ -63,6 +63,7 @@
 
         return {
             put: function (id, row) { pending.set(id, row); painter.schedule(); },
+            pending: function () { return pending.size; },
             api: function () { return api; },
             stats: stats,
         };
@@ -112,11 +113,14 @@
             if (row.signal_id) { signals.put(row.signal_id, row); }
         }
 
+        const history = { loading: 0 };
         function loadHistory() {
             config.symbols.forEach(function (symbol) {
+                history.loading += 1;
                 P.getJSON("/api/v1/signals/symbol/" + encodeURIComponent(symbol) + "?limit=" + config.historyPerSymbol)
                     .then(function (body) { (body.signals || []).forEach(putSignal); })
-                    .catch(function () { /* that symbol's history stays out; live rows still come */ });
+                    .catch(function () { /* that symbol's history stays out; live rows still come */ })
+                    .then(function () { history.loading -= 1; });
             });
         }
 
@@ -134,7 +138,7 @@
         P.gridApi("signals-grid").then(function (api) {
             api.addEventListener("rowClicked", function (event) { if (event.data) { renderVotes(panel, event.data); } });
         });
-        window.tickstream.signalsPage = { signals: signals, ideas: ideas, signalRow: signalRow };
+        window.tickstream.signalsPage = { signals: signals, ideas: ideas, signalRow: signalRow, history: history };
     }
 
     if (window.tickstream && window.tickstream.pages) {

@@ -45,6 +45,10 @@ def test_published_signal_is_added_as_a_row_without_rebuilding(inproc_server, pa
     row.wait_for(timeout=10000)
     browser_page.evaluate(f"""() => document.querySelectorAll("#signals-grid .ag-row[row-id='AAPL-1m-{first}']")
                               .forEach(el => el.__kept = true)""")
+    # The REST history has been read and every queued row applied: the count only changes by what comes next.
+    wait_for(lambda: browser_page.evaluate("() => window.tickstream.signalsPage.history.loading === 0 && "
+                                           "window.tickstream.signalsPage.signals.pending() === 0"), 15, 0.1,
+             "the signal history in the grid")
     count = grid(browser_page, "api.getDisplayedRowCount()")
     stats = browser_page.evaluate("() => Object.assign({}, window.tickstream.signalsPage.signals.stats)")
 
@@ -52,13 +56,14 @@ def test_published_signal_is_added_as_a_row_without_rebuilding(inproc_server, pa
         p.Channel.SIGNALS, p.MessageType.SIGNAL, "AAPL", signal_data("AAPL", first + 60), time.time()))
     browser_page.locator(f"#signals-grid .ag-row[row-id='AAPL-1m-{first + 60}']").first.wait_for(timeout=10000)
 
-    assert grid(browser_page, "api.getDisplayedRowCount()") == count + 1
+    # (>=: the live feed may close a candle with a real signal meanwhile)
+    assert grid(browser_page, "api.getDisplayedRowCount()") >= count + 1
     # Newest first, and the row already shown is the same node (a transaction, not a new table).
     assert grid(browser_page, "api.getDisplayedRowAtIndex(0).id") == f"AAPL-1m-{first + 60}"
     assert browser_page.evaluate(f"""() => Array.from(document.querySelectorAll(
         "#signals-grid .ag-row[row-id='AAPL-1m-{first}']")).some(el => el.__kept === true)""")
     after = browser_page.evaluate("() => window.tickstream.signalsPage.signals.stats")
-    assert after["transactions"] > stats["transactions"] and after["added"] == stats["added"] + 1
+    assert after["transactions"] > stats["transactions"] and after["added"] >= stats["added"] + 1
     # Dash never received the rows: its rowData prop is still the empty initial list.
     assert grid(browser_page, "api.getGridOption('rowData') ? api.getGridOption('rowData').length : 0") == 0
 
