@@ -670,6 +670,13 @@ def _paths() -> dict[str, Any]:
                                   "content": {"application/json": {"schema": {"type": "object"}}}}},
         }},
         **_alert_paths(),
+        "/api/docs": {"get": {
+            "operationId": "getApiDocs",
+            "tags": ["service"],
+            "summary": "Interactive documentation of this document (Swagger UI, served by the app: works offline)",
+            "responses": {"200": {"description": "HTML page",
+                                  "content": {"text/html": {"schema": {"type": "string"}}}}},
+        }},
     }
 
 
