@@ -1,6 +1,6 @@
 """The alerts page's pieces: the form that makes a rule of each condition of docs/alerts.md, the rules grid (with
 delete) and the alert-history grid. The form shows only the fields its condition and frequency use
-(``visible_fields``, a pure rule applied by the page's callback); the browser (assets/pages_alerts.js) POSTs the
+(``visible_fields``, a pure rule applied by the page's callback); the browser (assets/pages_rules.js) POSTs the
 rule to ``/api/v1/alerts`` and shows the API's JSON error under the form when it is refused."""
 
 from __future__ import annotations
@@ -55,6 +55,12 @@ def field_id(name: str) -> str:
 
 def input_id(name: str) -> str:
     return f"alerts-input-{name}"
+
+
+def visible_table() -> dict[str, dict[str, list[str]]]:
+    """``visible_fields`` of every condition and frequency, for the browser (it sends only those fields)."""
+    return {condition: {frequency: sorted(visible_fields(condition, frequency)) for frequency, _ in FREQUENCIES}
+            for condition, _ in CONDITIONS}
 
 
 def visible_fields(condition: str | None, frequency: str | None) -> frozenset[str]:
@@ -135,7 +141,8 @@ def rule_form(condition: str = "price_above", frequency: str = "once") -> html.D
                "cooldown_seconds" in shown),
         html.Div(dmc.Select(id=input_id("level"), label="Level", data=_options(LEVELS), value="info",
                             allowDeselect=False, size=size), className="field"),
-        html.Div(dmc.TextInput(id=input_id("message"), label="Message (optional)", inputProps={"maxLength": 200}, size=size),
+        html.Div(dmc.TextInput(id=input_id("message"), label="Message (optional)", inputProps={"maxLength": 200},
+                               size=size),
                  className="field field-wide"),
         html.Div(dmc.TextInput(id=input_id("webhook_url"), label="Webhook URL (optional)",
                                placeholder="https://example.org/hook", size=size), className="field field-wide"),
@@ -193,7 +200,7 @@ def _grid(grid_id: str, columns: list[dict[str, Any]], row_id: str, class_name: 
         defaultColDef={"sortable": True, "resizable": True, "suppressHeaderMenuButton": True, "filter": False},
         dashGridOptions={"animateRows": False, "rowHeight": 30, "headerHeight": 32, "suppressCellFocus": True,
                          "tooltipShowDelay": 300, "rowClassRules": row_class_rules,
-                         "overlayNoRowsTemplate": f"<span class='muted'>{empty}</span>"},
+                         "localeText": {"noRowsToShow": empty}},
         getRowId=f"params.data.{row_id}",
         className=f"grid {class_name}",
         style={"height": None},

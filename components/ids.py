@@ -50,7 +50,7 @@ STATUS_UPDATED = "status-updated"
 SIGNALS_FILTER_SYMBOL = "signals-filter-symbol"
 SIGNALS_FILTER_ACTION = "signals-filter-action"
 SIGNALS_FILTER_TIMEFRAME = "signals-filter-timeframe"
-# Portfolio and alerts (issue 10): assets/pages_portfolio.js, assets/pages_alerts.js and assets/alert_toasts.js
+# Portfolio and alerts (issue 10): assets/pages_portfolio.js, assets/pages_rules.js and assets/alert_toasts.js
 # repeat these ids.
 PORTFOLIO_CARDS = "portfolio-cards"
 PORTFOLIO_POSITIONS_GRID = "portfolio-positions-grid"

@@ -133,7 +133,7 @@ def _quantity(field: str, header: str) -> dict[str, Any]:
 def position_column_defs() -> list[dict[str, Any]]:
     """Columns of the positions grid (``position`` message / GET /api/v1/positions item)."""
     return [
-        {"field": "symbol", "headerName": "Symbol", "minWidth": 80, "pinned": "left"},
+        {"field": "symbol", "headerName": "Symbol", "minWidth": 80},
         _quantity("quantity", "Qty"),
         _price("avg_price", "Avg price"),
         _price("market_price", "Last"),
@@ -196,7 +196,7 @@ def portfolio_grid(grid_id: str, columns: list[dict[str, Any]], row_id: str, cla
         columnSize="responsiveSizeToFit",
         defaultColDef={"sortable": True, "resizable": True, "suppressHeaderMenuButton": True, "filter": False},
         dashGridOptions={"animateRows": False, "rowHeight": 30, "headerHeight": 32, "suppressCellFocus": True,
-                         "overlayNoRowsTemplate": f"<span class='muted'>{empty}</span>"},
+                         "localeText": {"noRowsToShow": empty}},
         getRowId=f"params.data.{row_id}",
         className=f"grid {class_name}",
         style={"height": None},

@@ -1,5 +1,5 @@
 """Alerts (/alerts): the alert rules (a create form for each condition, the list with delete) and, beside them, the
-alert history, live: each new ``alert`` message becomes the top row (assets/pages_alerts.js)."""
+alert history, live: each new ``alert`` message becomes the top row (assets/pages_rules.js)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from components.alerts_view import (
     symbol_label,
     value_label,
     visible_fields,
+    visible_table,
 )
 from components.live_page import connection_badge, live_page, section
 
@@ -48,7 +49,9 @@ def layout(**_: Any) -> Any:
             ]),
         ],
         {"historyLimit": HISTORY_LIMIT, "maxRuleRows": MAX_RULE_ROWS, "maxHistoryRows": MAX_HISTORY_ROWS,
-         "inputs": list(FORM_INPUTS)},
+         "inputs": list(FORM_INPUTS),
+         # The fields each condition and frequency uses: the browser sends only those.
+         "visible": visible_table()},
     )
 
 
@@ -67,7 +70,7 @@ def show_fields(condition: str | None, frequency: str | None) -> tuple[Any, ...]
     return (*styles, value_label(condition), symbol_label(condition), CONDITION_HELP.get(condition or "", ""))
 
 
-# The create button POSTs the rule from the browser (assets/pages_alerts.js), so the API's own JSON errors are shown
+# The create button POSTs the rule from the browser (assets/pages_rules.js), so the API's own JSON errors are shown
 # as they are.
 dash.clientside_callback(
     ClientsideFunction(namespace="tickstream_alerts", function_name="create"),
