@@ -30,7 +30,7 @@
         },
         max_drawdown: function (d) {
             return [d.max_drawdown === null || d.max_drawdown === undefined ? "—" : (d.max_drawdown * 100).toFixed(2) + "%",
-                    "from the running peak", d.max_drawdown > 0 ? -1 : 0];
+                    "from the running peak", d.max_drawdown >= 0.00005 ? -1 : 0];
         },
         sharpe: function (d) {
             return [d.sharpe === null || d.sharpe === undefined ? "—" : d.sharpe.toFixed(2),

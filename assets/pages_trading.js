@@ -33,6 +33,26 @@
     functions.tsMoney = money;
     functions.tsQuantity = quantity;
     functions.tsIsoTime = isoTime;
+    // Time of day only (the working-orders grid is narrow).
+    functions.tsClock = function (value) {
+        const ms = Date.parse(value);
+        return isFinite(ms) ? new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }) : "—";
+    };
+    // An order's price: its limit, its stop ("stop 101.50"), or both for a stop-limit ("101.50 / stop 101.00").
+    functions.tsOrderPrice = function (order) {
+        if (!order) { return "—"; }
+        const P = pages();
+        const digits = P ? P.precisions[order.symbol] : undefined;
+        const fmt = function (v) { return P ? P.price(v, digits) : String(v); };
+        const limit = order.limit_price;
+        const stop = order.stop_price;
+        if (limit !== null && limit !== undefined && stop !== null && stop !== undefined) {
+            return fmt(limit) + " / stop " + fmt(stop);
+        }
+        if (limit !== null && limit !== undefined) { return fmt(limit); }
+        if (stop !== null && stop !== undefined) { return "stop " + fmt(stop); }
+        return "market";
+    };
 
     // An AG Grid kept by transactions: put (add or update by row id), remove, replace (after a REST read); at most
     // maxRows rows (the oldest by sortKey dropped).

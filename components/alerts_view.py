@@ -167,8 +167,9 @@ def rule_column_defs() -> list[dict[str, Any]]:
          "valueFormatter": _fn("(params.value || '').replace(/_/g, ' ')")},
         {"field": "level", "headerName": "Level", "minWidth": 70},
         {"field": "fired_count", "headerName": "Fired", "type": "rightAligned", "minWidth": 60},
-        {"field": "enabled", "headerName": "State", "minWidth": 75,
-         "valueFormatter": _fn("params.value ? 'armed' : 'done'")},
+        # A text, not AG Grid's checkbox for booleans: "done" is a `once` rule that fired.
+        {"field": "enabled", "headerName": "State", "minWidth": 75, "cellDataType": "text",
+         "valueGetter": _fn("params.data.enabled ? 'armed' : 'done'")},
         {"field": "rule_id", "headerName": "", "cellRenderer": "DeleteRuleButton", "sortable": False, "minWidth": 80,
          "maxWidth": 90},
     ]

@@ -62,6 +62,16 @@ def drawdowns(values: Sequence[float], start_peak: float | None = None) -> list[
     return out
 
 
+def money_tick_format(span: float) -> str:
+    """Tick labels of the equity axis: whole dollars, or cents while the curve spans less than $50 (else every tick
+    of a flat curve reads the same).
+
+    >>> money_tick_format(3.5), money_tick_format(2500)
+    (',.2f', ',.0f')
+    """
+    return ",.2f" if span < 50 else ",.0f"
+
+
 def _x(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -87,6 +97,8 @@ def equity_figure(curve: Sequence[tuple[float, float]], start_peak: float | None
                                 line={"color": DRAWDOWN_COLOUR, "width": 1},
                                 fillcolor="rgba(239, 83, 80, 0.25)",
                                 hovertemplate="%{x}<br>%{y:.2f}%<extra>drawdown</extra>"))
+    span = (max(values) - min(values)) if values else 0.0
+    deepest = max((-d for d in down), default=0.0)
     axis = {"gridcolor": GRID_COLOUR, "color": AXIS_COLOUR, "zeroline": False, "linecolor": GRID_COLOUR}
     figure.update_layout(
         paper_bgcolor="rgba(0,0,0,0)",
@@ -98,9 +110,10 @@ def equity_figure(curve: Sequence[tuple[float, float]], start_peak: float | None
         uirevision="equity",
         xaxis={**axis, "type": "date", "anchor": "y2"},
         yaxis={**axis, "domain": [DRAWDOWN_SHARE + PANE_GAP, 1.0], "side": "right", "tickprefix": "$",
-               "tickformat": ",.0f", "title": None},
+               "tickformat": money_tick_format(span), "title": None},
+        # Drawdowns are drawn below zero; a curve without one still shows a 1 % scale.
         yaxis2={**axis, "domain": [0.0, DRAWDOWN_SHARE], "side": "right", "ticksuffix": "%",
-                "tickformat": ".1f", "rangemode": "tozero"},
+                "tickformat": ".1f", "range": [-max(deepest * 1.15, 1.0), 0.0]},
         meta={"points": len(points)},
     )
     if len(points) < 2:
@@ -112,6 +125,12 @@ def equity_figure(curve: Sequence[tuple[float, float]], start_peak: float | None
 
 def _fn(expression: str) -> dict[str, str]:
     return {"function": expression}
+
+
+# Buys and longs in the "up" colour, sells and shorts in the "down" one.
+_SIDE_CLASSES: dict[str, Any] = {"cellClassRules": {
+    "action-cell-buy": "params.value === 'buy' || params.value === 'long'",
+    "action-cell-sell": "params.value === 'sell' || params.value === 'short'"}}
 
 
 def _price(field: str, header: str, **extra: Any) -> dict[str, Any]:
@@ -147,23 +166,23 @@ def position_column_defs() -> list[dict[str, Any]]:
 def order_column_defs() -> list[dict[str, Any]]:
     """Columns of the working-orders grid (``order_update`` message / GET /api/v1/orders item)."""
     return [
-        {"field": "updated_at", "headerName": "Updated", "sort": "desc", "minWidth": 130,
-         "valueFormatter": _fn("tsIsoTime(params.value)")},
-        {"field": "symbol", "headerName": "Symbol", "minWidth": 80},
-        {"field": "side", "headerName": "Side", "minWidth": 60,
-         "cellClassRules": {"action-cell-buy": "params.value === 'buy'",
-                            "action-cell-sell": "params.value === 'sell'"}},
-        {"field": "type", "headerName": "Type", "minWidth": 80},
+        {"field": "updated_at", "headerName": "Updated", "sort": "desc", "minWidth": 90,
+         "valueFormatter": _fn("tsClock(params.value)")},
+        {"field": "symbol", "headerName": "Symbol", "minWidth": 70},
+        {"field": "side", "headerName": "Side", "minWidth": 55, **_SIDE_CLASSES},
+        {"field": "type", "headerName": "Type", "minWidth": 75,
+         "valueFormatter": _fn("(params.value || '').replace('_', ' ') + ' · ' + params.data.time_in_force")},
         _quantity("quantity", "Qty"),
         _quantity("filled_quantity", "Filled"),
-        _price("limit_price", "Limit"),
-        _price("stop_price", "Stop"),
-        {"field": "time_in_force", "headerName": "TIF", "minWidth": 55, "maxWidth": 70},
-        {"field": "status", "headerName": "Status", "minWidth": 110,
+        # The limit, else the stop (a stop-limit shows both).
+        {"field": "limit_price", "headerName": "Price", "type": "rightAligned", "minWidth": 85,
+         "valueGetter": _fn("params.data.limit_price ?? params.data.stop_price"),
+         "valueFormatter": _fn("tsOrderPrice(params.data)")},
+        {"field": "status", "headerName": "Status", "minWidth": 90,
          "valueFormatter": _fn("(params.value || '').replace('_', ' ') + (params.data.leg && "
                                "params.data.leg !== 'entry' ? ' · ' + params.data.leg.replace('_', ' ') : '')")},
         {"field": "order_id", "headerName": "", "cellRenderer": "CancelOrderButton", "sortable": False,
-         "minWidth": 90, "maxWidth": 100},
+         "minWidth": 80, "maxWidth": 90},
     ]
 
 
@@ -173,9 +192,7 @@ def trade_column_defs() -> list[dict[str, Any]]:
         {"field": "opened_at", "headerName": "Opened", "sort": "desc", "minWidth": 130,
          "valueFormatter": _fn("tsIsoTime(params.value)")},
         {"field": "symbol", "headerName": "Symbol", "minWidth": 80},
-        {"field": "side", "headerName": "Side", "minWidth": 60,
-         "cellClassRules": {"action-cell-buy": "params.value === 'buy'",
-                            "action-cell-sell": "params.value === 'sell'"}},
+        {"field": "side", "headerName": "Side", "minWidth": 60, **_SIDE_CLASSES},
         _quantity("quantity", "Qty"),
         _price("entry_price", "Entry"),
         _price("exit_price", "Exit"),
