@@ -47,6 +47,8 @@ TIMEFRAME_CONDITIONS = frozenset({"consensus", "new_fvg", "structure_break"})
 MAX_RULE_ROWS = 500
 MAX_HISTORY_ROWS = 1000
 HISTORY_LIMIT = 200
+# A live region that screen readers announce without interrupting.
+POLITE: dict[str, Any] = {"aria-live": "polite"}
 
 
 def field_id(name: str) -> str:
@@ -148,7 +150,7 @@ def rule_form(condition: str = "price_above", frequency: str = "once") -> html.D
                                placeholder="https://example.org/hook", size=size), className="field field-wide"),
         html.Div(className="form-actions", children=[
             html.Button("Create alert", id=ids.ALERTS_CREATE, className="button button-primary", type="button"),
-            html.Span(id=ids.ALERTS_FORM_MESSAGE, role="status", **{"aria-live": "polite"}),
+            html.Span(id=ids.ALERTS_FORM_MESSAGE, role="status", **POLITE),
         ]),
     ])
 
@@ -160,18 +162,18 @@ def _fn(expression: str) -> dict[str, str]:
 def rule_column_defs() -> list[dict[str, Any]]:
     """Columns of the rules grid (GET /api/v1/alerts ``rules``)."""
     return [
-        {"field": "symbol", "headerName": "Symbol", "minWidth": 75, "valueFormatter": _fn("params.value || 'any'")},
-        {"field": "condition", "headerName": "Rule", "minWidth": 170, "flex": 2,
+        {"field": "symbol", "headerName": "Symbol", "minWidth": 65, "valueFormatter": _fn("params.value || 'any'")},
+        {"field": "condition", "headerName": "Rule", "minWidth": 130, "flex": 2,
          "valueGetter": _fn("tsRuleSummary(params.data)")},
-        {"field": "frequency", "headerName": "Frequency", "minWidth": 100,
+        {"field": "frequency", "headerName": "Frequency", "minWidth": 85,
          "valueFormatter": _fn("(params.value || '').replace(/_/g, ' ')")},
-        {"field": "level", "headerName": "Level", "minWidth": 70},
-        {"field": "fired_count", "headerName": "Fired", "type": "rightAligned", "minWidth": 60},
+        {"field": "level", "headerName": "Level", "minWidth": 65},
+        {"field": "fired_count", "headerName": "Fired", "type": "rightAligned", "minWidth": 55},
         # A text, not AG Grid's checkbox for booleans: "done" is a `once` rule that fired.
-        {"field": "enabled", "headerName": "State", "minWidth": 75, "cellDataType": "text",
+        {"field": "enabled", "headerName": "State", "minWidth": 65, "cellDataType": "text",
          "valueGetter": _fn("params.data.enabled ? 'armed' : 'done'")},
-        {"field": "rule_id", "headerName": "", "cellRenderer": "DeleteRuleButton", "sortable": False, "minWidth": 80,
-         "maxWidth": 90},
+        {"field": "rule_id", "headerName": "", "cellRenderer": "DeleteRuleButton", "sortable": False, "minWidth": 75,
+         "maxWidth": 85},
     ]
 
 
@@ -183,7 +185,8 @@ def history_column_defs() -> list[dict[str, Any]]:
         {"field": "level", "headerName": "Level", "minWidth": 75, "maxWidth": 95},
         {"field": "symbol", "headerName": "Symbol", "minWidth": 75, "maxWidth": 110,
          "valueFormatter": _fn("params.value || '—'")},
-        {"field": "message", "headerName": "Message", "minWidth": 220, "flex": 3, "tooltipField": "message"},
+        {"field": "message", "headerName": "Message", "minWidth": 200, "flex": 3, "wrapText": True, "autoHeight": True,
+         "cellStyle": {"lineHeight": "18px", "paddingTop": "5px", "paddingBottom": "5px"}},
         {"field": "webhook", "headerName": "Webhook", "minWidth": 90,
          "valueFormatter": _fn("params.value ? params.value.status + (params.value.error ? ': ' + "
                                "params.value.error : '') : '—'"),

@@ -245,6 +245,9 @@ def equity_graph(figure: go.Figure) -> dcc.Graph:
                      config={"displaylogo": False, "responsive": True, "displayModeBar": False})
 
 
+_DIALOG_ROLE: dict[str, Any] = {"aria-label": "Reset the paper account", "role": "alertdialog"}
+
+
 def reset_controls(starting_cash: float) -> html.Div:
     """The reset button and its confirmation (a modal ``<dialog>``: focus stays in it until answered)."""
     return html.Div(className="reset-controls", children=[
@@ -263,6 +266,6 @@ def reset_controls(starting_cash: float) -> html.Div:
                                 type="button"),
                 ]),
             ],
-            **{"aria-label": "Reset the paper account", "role": "alertdialog"},
+            **_DIALOG_ROLE,
         ),
     ])

@@ -16,6 +16,7 @@ from dash import Input, Output, dcc, html
 from flask import current_app
 
 from components import ids
+from components.alerts_view import POLITE
 from components.live_page import connection_badge, live_page, section
 from components.portfolio import (
     EQUITY_REFRESH_SECONDS,
@@ -54,7 +55,7 @@ def layout(**_: Any) -> Any:
                 connection_badge("portfolio-conn"),
                 html.Div(className="page-head-actions", children=[reset_controls(starting)]),
             ]),
-            html.Div(id=ids.PORTFOLIO_MESSAGE, className="action-message", role="status", **{"aria-live": "polite"}),
+            html.Div(id=ids.PORTFOLIO_MESSAGE, className="action-message", role="status", **POLITE),
             performance_cards(),
             html.Div(className="portfolio-layout", children=[
                 html.Div(children=[
