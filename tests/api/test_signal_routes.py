@@ -53,6 +53,8 @@ def test_an_untracked_symbol_is_answered_from_its_history_without_joining_the_fe
     """The signals routes answer for a symbol no tracker follows from a whole-history computation: at once, with
     no lease, no tracker started and the feed's symbols unchanged."""
     before = get(live_server, "/metrics/live-data").json()["symbols"]
+    # Other tests on this shared server may have left symbols in their release grace; this one must add none.
+    awaiting = get(live_server, "/metrics/live-data").json()["websocket"]["symbols_awaiting_release"]
     levels = get(live_server, "/api/v1/signals/symbol/NVDA/levels?timeframe=5m").json()
     assert levels["symbol"] == "NVDA" and levels["timeframe"] == "5m" and levels["signals"]["pivot_points"]
     assert set(levels["signals"]) >= {"pivot_points", "fvg_zones", "break_signals", "pivot_levels"}
@@ -69,7 +71,7 @@ def test_an_untracked_symbol_is_answered_from_its_history_without_joining_the_fe
     assert {s["timeframe"] for s in every} > {"1h"}
     assert get(live_server, "/metrics/live-data").json()["symbols"] == before
     assert not any(key.startswith("NVDA_") for key in get(live_server, "/ws/status").json()["trackers"])
-    assert get(live_server, "/metrics/live-data").json()["websocket"]["symbols_awaiting_release"] == 0
+    assert get(live_server, "/metrics/live-data").json()["websocket"]["symbols_awaiting_release"] <= awaiting
 
 
 def test_agent_status_and_overlays_on_the_socket(live_server) -> None:  # type: ignore[no-untyped-def]
