@@ -21,12 +21,13 @@ from typing import Any
 import dash
 from flask import Flask
 
+from api.alert_routes import create_alert_blueprint, symbol_checker
 from api.api_docs import create_api_docs_blueprint
 from api.client_address import TrustedProxyFix
 from api.errors import init_error_handlers
 from api.frame_policy import init_frame_policy
 from api.health import health_body
-from api.hub import Hub
+from api.hub import RELEASE_GRACE_SECONDS, Hub
 from api.metrics import live_data
 from api.openapi import create_openapi_blueprint
 from api.origins import init_origin_policy
@@ -34,6 +35,8 @@ from api.page_routes import init_page_routes
 from api.rest import create_rest_blueprint
 from api.serving import serve
 from api.signal_bridge import SignalEngine
+from api.trading_routes import create_trading_blueprint
+from api.web_performance import init_web_performance
 from api.ws import init_websocket_routes
 from components.live_chart import register_live_chart_callbacks
 from components.shell import app_shell, register_shell_callbacks
@@ -44,6 +47,10 @@ from feeds.market import MarketService
 from feeds.source import MarketSource
 from feeds.stats import FeedStats
 from settings import Settings, load_settings, parse_cli
+from trading.alert_service import AlertService, tracker_snapshots
+from trading.alert_store import AlertStore
+from trading.service import TradingService
+from trading.setup import build_trading, combine_snapshots, keep_symbol_streamed
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("tickstream")
@@ -60,6 +67,8 @@ class Services:
     market: MarketService
     hub: Hub
     signals: SignalEngine
+    alerts: AlertService | None = None
+    trading: TradingService | None = None
 
     def health(self) -> tuple[dict[str, Any], int]:
         return health_body(self.feed, self.source, self.signals)
@@ -91,10 +100,21 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
                     max_symbols=settings.max_tracked_symbols, clock=clock, stats=FeedStats(), listener=signals,
                     seed_in_background=True)
     market = MarketService(source, feed)
-    hub = Hub(bus, feed, settings, signals_provider=signals.overlays, snapshot_provider=signals.snapshot,
+    # Alert rules (trading/alert_service.py): fed by the bus, stored in <data dir>/alerts.sqlite.
+    alerts = AlertService(bus, AlertStore.in_dir(settings.data_dir), tracker=tracker_snapshots(signals),
+                          options=market.options_chain, keep_symbol=feed.add_symbol)
+    # The paper broker (trading/, <data dir>/trading.sqlite3): its channels' snapshots come from it.
+    trading = build_trading(settings, bus, feed, market, signals)
+    hub = Hub(bus, feed, settings, signals_provider=signals.overlays,
+              snapshot_provider=alerts.snapshot_provider(combine_snapshots(signals.snapshot, trading)),
               agent_status=signals.agent_status)
-    services = Services(settings, source, bus, feed, market, hub, signals)
+    # A symbol no rule watches any more leaves the feed like one no subscription uses (unless one does).
+    alerts.release_symbol = lambda symbol: hub.lease_symbol(symbol, None, seconds=RELEASE_GRACE_SECONDS)
+    trading.keep_symbol = keep_symbol_streamed(feed, hub)
+    services = Services(settings, source, bus, feed, market, hub, signals, alerts, trading)
     server.extensions["tickstream"] = services
+    # First of the after-request hooks registered, so it runs last and compresses what the others produced.
+    init_web_performance(server, settings)
 
     if settings.trusted_proxies:
         server.wsgi_app = TrustedProxyFix(server.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
@@ -103,9 +123,11 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     server.register_blueprint(create_rest_blueprint(market, services.health, services.live_metrics, signals,
                                                     peer_route=settings.bench_peer_route,
                                                     lease_symbol=hub.lease_symbol))
+    server.register_blueprint(create_trading_blueprint(trading, peer_route=settings.bench_peer_route))
     server.register_blueprint(create_openapi_blueprint())
     server.register_blueprint(create_api_docs_blueprint())
     init_frame_policy(server, settings)
+    server.register_blueprint(create_alert_blueprint(alerts, symbol_checker(market)))
     init_websocket_routes(server, hub, settings)
 
     app = dash.Dash(
@@ -123,8 +145,15 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     register_shell_callbacks(app)
     init_page_routes(app)
     register_live_chart_callbacks(app)
+    if settings.bench_peer_route:
+        # The chart benchmark's peer, the usual Dash way (bench/chart_latency.py); not part of the product.
+        from bench.chart_peer import register_chart_peer
+
+        register_chart_peer(app)
     if start_feed:
         feed.start()
+        alerts.start()
+        trading.start()
     return app
 
 

@@ -16,7 +16,20 @@ from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
-from api.rest import MAX_END, MAX_LIMIT, HistoryQuery, OptionsQuery, SignalListQuery, SymbolsQuery, get_route
+from api.alert_routes import AlertRuleBody
+from api.alert_routes import HistoryQuery as AlertHistoryQuery
+from api.rest import (
+    MAX_END,
+    MAX_LEVELS_CANDLES,
+    MAX_LIMIT,
+    HistoryQuery,
+    LevelsQuery,
+    OptionsQuery,
+    SignalListQuery,
+    SymbolsQuery,
+    get_route,
+)
+from api.trading_openapi import BODY_MODELS, RESPONSE_MODELS, trading_paths
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -80,6 +93,29 @@ class History(_Open):
     period: str
     interval: Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
     data: list[Candle] = Field(description="oldest first")
+    source: str = Field(default="", description="the source that produced the candles")
+    stale: bool = Field(default=False, description="true: every source failed; these are the last good candles")
+    as_of: str | None = Field(default=None, description="when stale candles were fetched (ISO-8601 UTC)")
+
+
+class CandleColumns(_Open):
+    """The candles of a ``format=columns`` answer: one array per field, index i of each is candle i."""
+
+    time: list[int] = Field(description="open times in Unix seconds, oldest first")
+    open: list[Number]
+    high: list[Number]
+    low: list[Number]
+    close: list[Number]
+    volume: list[Number]
+
+
+class HistoryColumns(_Open):
+    """The history answer with ``format=columns``: the same candles as ``data`` in the row form."""
+
+    symbol: str
+    period: str
+    interval: Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
+    columns: CandleColumns
     source: str = Field(default="", description="the source that produced the candles")
     stale: bool = Field(default=False, description="true: every source failed; these are the last good candles")
     as_of: str | None = Field(default=None, description="when stale candles were fetched (ISO-8601 UTC)")
@@ -296,10 +332,22 @@ class Overlays(_Open):
     pivot_levels: list[FloorPivots]
 
 
+class LevelsWindow(_Open):
+    start: int | None = Field(description="open time of the first candle the overlays were computed over")
+    end: int | None = Field(description="open time of the last one")
+    candles: int = Field(description="how many candles")
+
+
 class SignalLevels(_Open):
     symbol: str
     timeframe: str
     signals: Overlays
+    source: str | None = Field(default=None, description="with period, end or limit: the source of the candles")
+    stale: bool | None = Field(default=None, description="with period, end or limit: true when the candles are "
+                                                         "the last good ones from the cache")
+    as_of: str | None = Field(default=None, description="when stale candles were fetched (ISO-8601 UTC)")
+    window: LevelsWindow | None = Field(default=None, description="with period, end or limit: the candles the "
+                                                                  "overlays were computed over")
 
 
 class SignalCounts(_Open):
@@ -320,8 +368,69 @@ class WsStatus(_Open):
 
 
 _MODELS: tuple[type[BaseModel], ...] = (
-    ErrorBody, Quote, History, OptionChain, SymbolList, Health, LiveData, SignalList, SignalLevels, WsStatus,
+    ErrorBody, Quote, History, HistoryColumns, OptionChain, SymbolList, Health, LiveData, SignalList, SignalLevels,
+    WsStatus,
 )
+
+
+# -- alerts (api/alert_routes.py, docs/alerts.md) ---------------------------------------------------------------
+
+
+class AlertRuleOut(_Open):
+    """An alert rule with its firing state."""
+
+    rule_id: str
+    condition: Literal["price_above", "price_below", "percent_move", "consensus", "new_fvg", "structure_break",
+                       "unusual_options", "order_filled"]
+    symbol: str | None = Field(description="null: an order_filled rule for every symbol")
+    value: Number = Field(description="price level (price_above/price_below) or percent (percent_move)")
+    window: Number = Field(description="percent_move look-back in seconds")
+    timeframe: Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
+    action: Literal["BUY", "SELL"] | None
+    direction: Literal["up", "down", "bullish", "bearish"] | None
+    frequency: Literal["once", "once_per_bar", "every_time"]
+    cooldown_seconds: float
+    level: Literal["info", "warning", "critical"]
+    message: str
+    webhook_url: str | None
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+    enabled: bool = Field(description="false once a `once` rule has fired")
+    fired_count: int
+    last_fired_at: str | None = Field(json_schema_extra={"format": "date-time"})
+    last_bar: int | None = Field(description="open time (Unix seconds) of the candle of the last firing")
+
+
+class AlertRuleList(_Open):
+    rules: list[AlertRuleOut] = Field(description="oldest first")
+
+
+class AlertsDeleted(_Open):
+    deleted: int
+
+
+class WebhookResult(_Open):
+    status: Literal["pending", "delivered", "failed", "dropped"]
+    attempts: int
+    error: str | None
+
+
+class AlertFiring(_Open):
+    alert_id: str
+    rule_id: str
+    level: Literal["info", "warning", "critical"]
+    symbol: str | None
+    message: str
+    time: str = Field(json_schema_extra={"format": "date-time"})
+    condition: str
+    details: dict[str, Any] = Field(description="what the condition saw: price, percent, contracts, order …")
+    webhook: WebhookResult | None = Field(description="null when the rule has no webhook")
+
+
+class AlertHistory(_Open):
+    history: list[AlertFiring] = Field(description="newest first")
+
+
+_MODELS += (AlertRuleBody, AlertRuleOut, AlertRuleList, AlertsDeleted, AlertHistory)
 
 
 # -- building the document -----------------------------------------------------------------------------------
@@ -364,16 +473,13 @@ def _symbol_param(description: str = "ticker, case-insensitive (AAPL, BRK-B, GC=
             "schema": {"type": "string", "pattern": SYMBOL_PATTERN}, "example": "AAPL"}
 
 
-def _timeframe_param() -> dict[str, Any]:
-    return {"name": "timeframe", "in": "query", "required": False, "description": "candle width (default 1h)",
-            "schema": {"type": "string", "enum": TIMEFRAMES}}
-
-
 def _history_operation(operation_id: str, summary: str, description: str) -> dict[str, Any]:
     params = query_parameters(HistoryQuery, {
         "period": {"pattern": PERIOD_PATTERN},
         "interval": {"enum": TIMEFRAMES},
     })
+    candles = {"description": "candles, oldest first: `data` (rows, the default) or `columns` (format=columns)",
+               "content": {"application/json": {"schema": {"oneOf": [_ref(History), _ref(HistoryColumns)]}}}}
     return {
         "operationId": operation_id,
         "tags": ["market-data"],
@@ -381,10 +487,48 @@ def _history_operation(operation_id: str, summary: str, description: str) -> dic
         "description": description,
         "parameters": [_symbol_param(), *params],
         "responses": {
-            "200": _json(History, "candles, oldest first"),
+            "200": candles,
             "400": _error("invalid symbol, period, interval, end or limit, or a window the source cannot serve"),
             "404": _error("no source knows the symbol"),
             "503": _error("no source can answer and nothing is cached"),
+        },
+    }
+
+
+def _alert_paths() -> dict[str, Any]:
+    rule_id = {"name": "rule_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+    unknown_rule = _error("no such rule")
+    return {
+        "/api/v1/alerts": {
+            "get": {"operationId": "listAlertRules", "tags": ["alerts"], "summary": "Alert rules",
+                    "responses": {"200": _json(AlertRuleList, "every rule, oldest first")}},
+            "post": {"operationId": "createAlertRule", "tags": ["alerts"], "summary": "Make an alert rule",
+                     "description": "Conditions and frequencies as docs/alerts.md defines them. At most 500 rules.",
+                     "requestBody": {"required": True,
+                                     "content": {"application/json": {"schema": _ref(AlertRuleBody)}}},
+                     "responses": {"201": _json(AlertRuleOut, "the rule"),
+                                   "400": _error("invalid body or rule (invalid_json, invalid_rule, invalid_symbol, "
+                                                 "invalid_timeframe), or too_many_rules"),
+                                   "403": _error("a browser origin that may not change state"),
+                                   "404": _error("no source knows the symbol"),
+                                   "413": _error("body over 16 KiB")}},
+            "delete": {"operationId": "deleteAllAlertRules", "tags": ["alerts"], "summary": "Delete every rule",
+                       "responses": {"200": _json(AlertsDeleted, "how many rules were deleted")}},
+        },
+        "/api/v1/alerts/history": {"get": {
+            "operationId": "getAlertHistory", "tags": ["alerts"], "summary": "Firings, newest first",
+            "description": "The server keeps the newest 10,000 firings, each with its webhook result.",
+            "parameters": query_parameters(AlertHistoryQuery),
+            "responses": {"200": _json(AlertHistory, "firings, newest first"),
+                          "400": _error("limit outside 1..1000 or an empty parameter")},
+        }},
+        "/api/v1/alerts/{rule_id}": {
+            "get": {"operationId": "getAlertRule", "tags": ["alerts"], "summary": "One alert rule",
+                    "parameters": [rule_id],
+                    "responses": {"200": _json(AlertRuleOut, "the rule"), "404": unknown_rule}},
+            "delete": {"operationId": "deleteAlertRule", "tags": ["alerts"], "summary": "Delete one alert rule",
+                       "parameters": [rule_id],
+                       "responses": {"200": _json(AlertRuleOut, "the deleted rule"), "404": unknown_rule}},
         },
     }
 
@@ -467,13 +611,19 @@ def _paths() -> dict[str, Any]:
             "operationId": "getSignalLevels",
             "tags": ["signals"],
             "summary": "Chart overlays: swing points, fair value gaps, structure breaks, floor pivots",
-            "description": "Object shapes as defined in docs/signals.md. From the live tracker when the server streams "
-                           "the symbol; otherwise from its last 300 closed candles at once (cached 15 s), without "
-                           "adding it to the feed.",
-            "parameters": [_symbol_param(), _timeframe_param()],
+            "description": "Object shapes as defined in docs/signals.md. Without period, end and limit: from the live "
+                           "tracker when the server streams the symbol; otherwise from its last 300 closed candles "
+                           "at once (cached 15 s), without adding it to the feed. With any of them: the overlays "
+                           "of every closed candle the history route gives for the same period, end and limit "
+                           f"(limit 1..{MAX_LEVELS_CANDLES}, default {MAX_LEVELS_CANDLES}; without end the "
+                           "forming candle is left out; without period the timeframe's default window widened to "
+                           "hold limit candles), computed over that window alone (older history for a chart), "
+                           "cached 15 s.",
+            "parameters": [_symbol_param(), *query_parameters(LevelsQuery, {
+                "timeframe": {"enum": TIMEFRAMES}, "period": {"pattern": PERIOD_PATTERN}})],
             "responses": {
                 "200": _json(SignalLevels, "the overlays"),
-                "400": _error("invalid symbol or timeframe"),
+                "400": _error("invalid symbol, timeframe, period, end or limit"),
                 "404": _error("unknown symbol"),
                 "503": _error("the symbol is not tracked and no source can answer for its history, nothing cached"),
             },
@@ -526,12 +676,14 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": {"description": "HTML page",
                                   "content": {"text/html": {"schema": {"type": "string"}}}}},
         }},
+        **_alert_paths(),
     }
 
 
 @cache
 def _document() -> dict[str, Any]:
-    _, definitions = models_json_schema([(m, "serialization") for m in _MODELS], ref_template=_REF)
+    _, definitions = models_json_schema([*((m, "serialization") for m in (*_MODELS, *RESPONSE_MODELS)),
+                                         *((m, "validation") for m in BODY_MODELS)], ref_template=_REF)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -544,8 +696,10 @@ def _document() -> dict[str, Any]:
             {"name": "market-data", "description": "quotes, candles and option chains"},
             {"name": "signals", "description": "signal consensus and chart overlays"},
             {"name": "service", "description": "health, statistics and this document"},
+            {"name": "alerts", "description": "alert rules and their firings"},
+            {"name": "trading", "description": "the paper broker: orders, positions, trades, performance"},
         ],
-        "paths": _paths(),
+        "paths": {**_paths(), **trading_paths(_error, query_parameters)},
         "components": {"schemas": definitions.get("$defs", {})},
     }
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 from flask import Blueprint, Response, jsonify, request
@@ -90,6 +90,11 @@ class HistoryQuery(BaseModel):
     end: float | None = Field(default=None, gt=0, le=MAX_END,
                               description="Unix seconds; only candles opening strictly before it (paging back)")
     limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT, description="at most this many newest candles")
+    format: Literal["rows", "columns"] | None = Field(
+        default=None,
+        description="rows (default): `data` is a list of candle objects; columns: `columns` holds one array per "
+                    "field (time, open, high, low, close, volume), about half the bytes",
+        examples=["columns"])
 
 
 class OptionsQuery(BaseModel):
@@ -153,6 +158,22 @@ def _finite(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+CANDLE_FIELDS = ("time", "open", "high", "low", "close", "volume")
+
+
+def candle_columns(candles: list[Candle]) -> dict[str, list[Any]]:
+    """Candles as one array per field (``?format=columns``): the keys are not repeated for every candle, which
+    halves the JSON; values exactly as in the row form (candle_to_wire)."""
+    rows = [candle_to_wire(c) for c in candles]
+    return {name: [row[name] for row in rows] for name in CANDLE_FIELDS}
+
+
+def _window(candles: list[Candle]) -> dict[str, Any]:
+    """Which candles an overlays answer was computed over: the first and last open times and how many."""
+    return {"start": candles[0].time if candles else None, "end": candles[-1].time if candles else None,
+            "candles": len(candles)}
 
 
 def _labels(sourced: Sourced[Any]) -> dict[str, Any]:
@@ -236,6 +257,44 @@ class SignalListQuery(SignalsQuery):
                        description="at most this many signals, the newest (across timeframes without `timeframe`)")
 
 
+# Candles one ``levels?end=&limit=`` answer is computed over at most (about 15 ms of analysis, 300 kB of JSON).
+MAX_LEVELS_CANDLES = 5000
+
+
+class LevelsQuery(SignalsQuery):
+    """Query string of the overlays route. With none of period, end and limit: the live state; with any of them,
+    the overlays of the history window the history route gives for the same parameters (older history)."""
+
+    timeframe: str | None = Field(default=None, description="candle width (default 1h)", examples=["1h"])
+    period: str | None = Field(
+        default=None,
+        description="history window before `end` as on the history route; default the timeframe's (1m→1d, "
+                    "5m→5d, 15m/30m/1h→1mo, 4h→3mo, 1d→1y), widened to hold `limit` candles",
+        examples=["5d"])
+    end: float | None = Field(default=None, gt=0, le=MAX_END,
+                              description="Unix seconds: the overlays of the candles opening strictly before it "
+                                          "(pass the oldest candle time a chart has, as for the history route)")
+    limit: int | None = Field(default=None, ge=1, le=MAX_LEVELS_CANDLES,
+                              description=f"over at most this many newest candles of the window "
+                                          f"(1..{MAX_LEVELS_CANDLES}, default {MAX_LEVELS_CANDLES})")
+
+    def windowed(self) -> bool:
+        return self.period is not None or self.end is not None or self.limit is not None
+
+
+def _levels_period(raw: str | None, timeframe: Timeframe, limit: int) -> Period:
+    """The window of a levels answer: ``period`` as given, else the timeframe's default window widened to hold
+    ``limit`` candles (a chart passes how many it holds, not the days they span)."""
+    try:
+        if raw:
+            return Period.parse(raw)
+        default = Period.parse(timeframe.default_period)
+        days = math.ceil(limit * timeframe.seconds / 86_400) + 1
+        return default if default.days is None or default.days >= days else Period.parse(f"{days}d")
+    except InvalidInput as exc:
+        raise ApiError(400, exc.code, exc.message) from None
+
+
 def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict[str, Any], int]],
                           live_metrics: Callable[[], dict[str, Any]], signals: SignalEngine | None = None, *,
                           peer_route: bool = False,
@@ -263,11 +322,13 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
             period = Period.parse(timeframe.default_period)
         sourced: Sourced[list[Candle]] = _source_call(
             lambda: market.history_sourced(symbol, period, timeframe, query.end, query.limit))
+        candles = ({"columns": candle_columns(sourced.value)} if query.format == "columns"
+                   else {"data": [candle_to_wire(c) for c in sourced.value]})
         return _json({
             "symbol": symbol,
             "period": period.name,
             "interval": timeframe.value,
-            "data": [candle_to_wire(c) for c in sourced.value],
+            **candles,
             **_labels(sourced),
         })
 
@@ -348,11 +409,30 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
                 found = untracked.signal_list(parsed, timeframe)
             return _json({"signals": found[:query.limit]})
 
+        def _window_levels(symbol: str, timeframe: Timeframe, query: LevelsQuery) -> Response:
+            limit = query.limit or MAX_LEVELS_CANDLES
+            period = _levels_period(query.period, timeframe, limit)
+
+            def load() -> tuple[list[Candle], dict[str, Any]]:
+                sourced: Sourced[list[Candle]] = _source_call(
+                    lambda: market.history_sourced(symbol, period, timeframe, query.end, limit))
+                candles = sourced.value
+                if query.end is None:
+                    candles = candles[:-1]  # the newest is the forming candle: its overlays are not final
+                return candles, {**_labels(sourced), "window": _window(candles)}
+
+            overlays, labels = untracked.window_overlays(
+                (symbol, timeframe, period.name, query.end, limit), timeframe, load)
+            return _json({"symbol": symbol, "timeframe": timeframe.value, "signals": overlays, **labels})
+
         @get_route(api, "/api/v1/signals/symbol/<symbol>/levels")
         def symbol_levels(symbol: str) -> Response:
             parsed = _symbol(symbol)
+            query: LevelsQuery = _query(LevelsQuery)
             timeframe = _signals_timeframe(Timeframe.H1)
             assert timeframe is not None
+            if query.windowed():
+                return _window_levels(parsed, timeframe, query)
             if _tracked(parsed, timeframe):
                 overlays = engine.overlays(parsed, timeframe)
             else:

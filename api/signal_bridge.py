@@ -177,6 +177,13 @@ def levels_from_history(candles: list[Candle], timeframe: Timeframe) -> dict[str
     return overlays
 
 
+def levels_over(candles: list[Candle], timeframe: Timeframe) -> dict[str, Any]:
+    """Overlays of every one of ``candles`` (closed, oldest first; the caller bounds how many), via the vectorised
+    functions: what a chart shows over older history it loaded (swings, gaps and breaks of that whole range)."""
+    overlays: dict[str, Any] = analyze_candles(candles, timeframe).overlays()
+    return overlays
+
+
 def signals_from_history(symbol: str, timeframe: Timeframe, candles: list[Candle],
                          scan: int = SIGNAL_SCAN_CANDLES, limit: int = MAX_HISTORY_SIGNALS) -> list[SignalEvent]:
     """The consensus signals the newest ``scan`` of ``candles`` (closed, oldest first) produced, newest first.
@@ -222,7 +229,7 @@ class HistorySignals:
         self.size = size
         self.ttl = ttl
         self.clock = clock
-        self._cache: OrderedDict[tuple[str, str, Timeframe], tuple[float, Any]] = OrderedDict()
+        self._cache: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self._compute = threading.Semaphore(1)
         self.computed = 0
@@ -239,19 +246,34 @@ class HistorySignals:
     def overlays(self, symbol: str, timeframe: Timeframe) -> dict[str, Any]:
         return self._cached("levels", symbol, timeframe, partial(_levels, timeframe))
 
+    def window_overlays(self, key: tuple[Any, ...], timeframe: Timeframe,
+                        load: Callable[[], tuple[list[Candle], dict[str, Any]]]) -> tuple[dict[str, Any], Any]:
+        """Overlays of the closed candles ``load()`` gives (with labels passed through: where they came from), over
+        all of them (``levels_over``), for ``GET …/levels?end=&limit=``: the chart's older history. Cached under
+        ``key`` (which must name everything ``load`` depends on) like the other answers."""
+        def compute(loaded: tuple[list[Candle], Any]) -> tuple[dict[str, Any], Any]:
+            candles, labels = loaded
+            return levels_over(candles, timeframe), labels
+
+        return self._memo(("window", *key), load, compute)
+
     def _cached(self, kind: str, symbol: str, timeframe: Timeframe, compute: Callable[[list[Candle]], T]) -> T:
-        key = (kind, symbol, timeframe)
+        def load() -> list[Candle]:
+            candles = self.history(symbol, timeframe)[-(HISTORY_CANDLES + 1):]
+            return candles[:-1] if kind == "signals" else candles  # the newest may still be forming
+
+        return self._memo((kind, symbol, timeframe), load, compute)
+
+    def _memo(self, key: tuple[Any, ...], load: Callable[[], Any], compute: Callable[[Any], T]) -> T:
         hit = self._lookup(key)
         if hit is not None:
             return hit[1]  # type: ignore[no-any-return]
-        candles = self.history(symbol, timeframe)[-(HISTORY_CANDLES + 1):]
-        if kind == "signals":
-            candles = candles[:-1]  # the newest may still be forming
+        loaded = load()
         with self._compute:
             hit = self._lookup(key)  # computed by a request this one waited for
             if hit is not None:
                 return hit[1]  # type: ignore[no-any-return]
-            value = cpu_pool.run(compute, candles)
+            value = cpu_pool.run(compute, loaded)
             self.computed += 1
         with self._lock:
             self._cache[key] = (self.clock() + self.ttl, value)
@@ -260,7 +282,7 @@ class HistorySignals:
                 self._cache.popitem(last=False)
         return value
 
-    def _lookup(self, key: tuple[str, str, Timeframe]) -> tuple[float, Any] | None:
+    def _lookup(self, key: tuple[Any, ...]) -> tuple[float, Any] | None:
         with self._lock:
             hit = self._cache.get(key)
             if hit is None:

@@ -23,7 +23,7 @@
     const FIRST_HISTORY = 500;
     const OLDER_PAGE = 1000;
     const MAX_LOADED = 20000;
-    const VISIBLE = 120;
+    const VISIBLE = 160;
     // Most candles Plotly is given (zoomed out further, the chart offers the next coarser timeframe).
     const MAX_PLOTTED = 1500;
     // Empty room right of the newest candle, in candles, while the chart follows the latest.
@@ -41,7 +41,7 @@
     // Figures a test or a benchmark reads.
     const stats = {
         applied: 0, messages: 0, redraws: 0, resyncs: 0, latencies: [], firstCandleMs: null, plotted: 0,
-        loaded: 0, drawMs: [], lastCandleTime: null, lastClose: null, overlayBuilds: 0, signals: 0, olderPages: 0,
+        loaded: 0, drawMs: [], mainMs: [], marks: {}, lastCandleTime: null, lastClose: null, overlayBuilds: 0, signals: 0, olderPages: 0,
         get duplicates() { return socketCounts().duplicates; },
         get gaps() { return socketCounts().gaps; },
         get reconnects() { return socketCounts().reconnects; },
@@ -61,7 +61,7 @@
         // Every loaded candle, oldest first, as parallel arrays; xs are the Plotly x values in the shown zone.
         times: [], opens: [], highs: [], lows: [], closes: [], volumes: [], xs: [],
         book: null, loadToken: 0, ready: false, pending: [], noOlder: false, loadingOlder: null,
-        view: { follow: true, span: VISIBLE, from: null, to: null }, yManual: false, slice: null,
+        view: { follow: true, span: defaultSpan(), from: null, to: null }, yManual: false, slice: null,
         overlaysLive: null, overlaysLiveText: "", overlaysHistorical: null, signals: new Map(),
         overlaysDirty: true, built: null, builtKey: "", shown: new Set(), timeZone: "UTC", utc: false,
         log: false, theme: "dark", frameRequested: false, drawing: false, unrendered: [], lastQuote: null,
@@ -97,11 +97,22 @@
         try { window.localStorage.setItem(key, value); } catch (err) { /* private mode: not remembered */ }
     }
 
+    // Candles in view when a chart opens: about 8 px each, so a phone shows fewer than a desktop screen.
+    function defaultSpan() {
+        const stage = el(IDS.stage);
+        const width = stage && stage.clientWidth ? stage.clientWidth : 1200;
+        return Math.max(40, Math.min(VISIBLE, Math.round(width / 8)));
+    }
+
     function price(value) {
         return value === null || value === undefined || !isFinite(value) ? "—" : fmt().price(value, chart.precision);
     }
 
-    function toX(t) { return fmt().plotX(t, chart.timeZone); }
+    // Daily candles are UTC days: drawn on their UTC date in every zone (shifted, they would sit on the evening
+    // before in New York).
+    function plotZone() { return chart.timeframe === "1d" ? "UTC" : chart.timeZone; }
+
+    function toX(t) { return fmt().plotX(t, plotZone()); }
 
     function localZone() {
         try {
@@ -237,26 +248,59 @@
 
     // -- REST ----------------------------------------------------------------------------------------------------
 
-    function fetchJson(url) {
-        return fetch(url, { cache: "no-store" }).then(function (response) {
-            return response.json().catch(function () { return {}; }).then(function (body) {
-                if (!response.ok) {
-                    const reason = body && body.error && body.error.message ? body.error.message : "HTTP " + response.status;
-                    const error = new Error(reason);
-                    error.status = response.status;
-                    throw error;
-                }
-                return body;
-            });
+    function readJson(response) {
+        return response.json().catch(function () { return {}; }).then(function (body) {
+            if (!response.ok) {
+                const reason = body && body.error && body.error.message ? body.error.message : "HTTP " + response.status;
+                const error = new Error(reason);
+                error.status = response.status;
+                throw error;
+            }
+            return body;
         });
     }
 
+    function fetchJson(url) {
+        return fetch(url, { cache: "no-store" }).then(readJson);
+    }
+
+    function historyQuery(timeframe, limit, end) {
+        const days = Math.ceil(limit * SECONDS[timeframe] / 86400) + 1;
+        return "?format=columns&interval=" + encodeURIComponent(timeframe) + "&period=" + days + "d&limit=" + limit +
+            (end ? "&end=" + end : "");
+    }
+
     function historyUrl(limit, end) {
-        const days = Math.ceil(limit * chart.seconds / 86400) + 1;
-        let url = chart.config.historyPath + "?format=columns&interval=" + encodeURIComponent(chart.timeframe) +
-            "&period=" + days + "d&limit=" + limit;
-        if (end) { url += "&end=" + end; }
-        return url;
+        return chart.config.historyPath + historyQuery(chart.timeframe, limit, end);
+    }
+
+    // A chart page's first history is asked for as soon as this script runs, before Dash has rendered the page
+    // (which takes a layout request and a callback): the answer is then there when the chart mounts.
+    const prefetched = (function () {
+        const match = /^\/(?:embed\/)?chart\/([^/]+)$/.exec(window.location.pathname);
+        if (!match || !window.fetch) { return null; }
+        const params = new URLSearchParams(window.location.search);
+        const timeframe = params.get("tf") || params.get("timeframe") || "1m";
+        if (!SECONDS[timeframe]) { return null; }
+        let symbol;
+        try { symbol = decodeURIComponent(match[1]).toUpperCase(); } catch (err) { return null; }
+        const url = "/api/v1/market-data/" + encodeURIComponent(symbol) + "/history" +
+            historyQuery(timeframe, FIRST_HISTORY, null);
+        return { symbol: symbol, timeframe: timeframe, response: fetch(url, { cache: "no-store" }) };
+    })();
+    let prefetchUsed = false;
+
+    // The first page of history: the prefetched answer when it is for this chart, else a request.
+    function firstCandles() {
+        const p = prefetched;
+        if (p && !prefetchUsed && p.symbol === chart.symbol && p.timeframe === chart.timeframe) {
+            prefetchUsed = true;
+            return p.response.then(readJson).then(function (body) {
+                noteSource(body.source, body.stale);
+                return rowsOf(body);
+            });
+        }
+        return fetchCandles(FIRST_HISTORY, null);
     }
 
     function fetchCandles(limit, end) {
@@ -368,8 +412,10 @@
         subscribe();
         fetchLiveOverlays(token);
         fetchSignals(token);
-        fetchCandles(FIRST_HISTORY, null).then(function (candles) {
+        stats.marks.historyAsked = stats.marks.historyAsked || performance.now();
+        firstCandles().then(function (candles) {
             if (token !== chart.loadToken) { return; }
+            stats.marks.historyReady = stats.marks.historyReady || performance.now();
             chart.historyAttempt = 0;
             setCandles(candles);
             chart.ready = true;
@@ -377,7 +423,8 @@
             chart.pending = [];
             applyMessages(pending);
             fetchHistoricalOverlays(token);
-            const at = atParameter();
+            const at = chart.openAt;
+            chart.openAt = null;
             if (at) { return centreOn(at); }
             requestDraw();
             return null;
@@ -731,6 +778,7 @@
             if (chart.ready && chart.mounted) { setTimeout(requestDraw, 50); }
             return;
         }
+        stats.marks.graphReady = stats.marks.graphReady || performance.now();
         if (chart.drawing) {
             chart.redrawAfter = true;
             return;
@@ -763,7 +811,11 @@
         if (chart.mainDirty) {
             chart.mainDirty = false;
             chart.ranges = padRanges(needed);
-            main = drawMain(gd, view);
+            const mainBegan = performance.now();
+            main = Promise.resolve(drawMain(gd, view)).then(function () {
+                stats.mainMs.push(performance.now() - mainBegan);
+                if (stats.mainMs.length > 100) { stats.mainMs.shift(); }
+            });
         }
         Promise.resolve(main).then(function () {
             drawLive(gd);
@@ -822,7 +874,9 @@
         gd.layout.datarevision = (gd.layout.datarevision || 0) + 1;
         stats.plotted = end - start;
         stats.mainRedraws = (stats.mainRedraws || 0) + 1;
-        return window.Plotly.react(gd, gd.data, gd.layout);
+        // Only the traces shown: Plotly works through every trace it is given, shown or not.
+        const shown = chart.traces.ordered.filter(function (trace) { return trace.visible !== false; });
+        return window.Plotly.react(gd, shown, gd.layout);
     }
 
     // The live layer over the main figure, on the main figure's own axes as it last drew them.
@@ -941,9 +995,8 @@
         const below = templates.filter(function (t) { return t.meta.layer === "below"; });
         const above = templates.filter(function (t) { return t.meta.layer !== "below"; });
         const ordered = below.concat([priceTrace, volumeTrace], above);
-        gd.data.length = 0;
-        ordered.forEach(function (trace) { gd.data.push(trace); });
-        chart.traces = { price: priceTrace, volume: volumeTrace, byUid: {} };
+        gd.data = ordered.slice();
+        chart.traces = { price: priceTrace, volume: volumeTrace, byUid: {}, ordered: ordered };
         ordered.forEach(function (trace) { chart.traces.byUid[trace.uid] = trace; });
         chart.tracesTheme = chart.theme;
         chart.builtKey = "";
@@ -967,7 +1020,7 @@
                 if (trace) { Object.assign(trace, chart.built.traces[uid]); }
             });
         }
-        gd.data.forEach(function (trace) {
+        chart.traces.ordered.forEach(function (trace) {
             const kind = trace.meta && trace.meta.overlay;
             if (kind) {
                 const visible = chart.shown.has(kind);
@@ -1033,7 +1086,7 @@
 
     function applyTheme(layout, colors) {
         layout.paper_bgcolor = colors.background;
-        layout.plot_bgcolor = colors.background;
+        layout.plot_bgcolor = "rgba(0,0,0,0)";
         layout.font = Object.assign({}, layout.font, { color: colors.text });
         ["xaxis", "yaxis", "yaxis2", "yaxis3", "yaxis4"].forEach(function (name) {
             const axis = layout[name];
@@ -1060,11 +1113,11 @@
         if (!event || !chart.ready || !chart.times.length) { return; }
         if (event["xaxis.autorange"] || event.autosize || event.width || event.height) {
             if (event["xaxis.autorange"]) {
-                chart.view = { follow: true, span: VISIBLE, from: null, to: null };
+                chart.view = { follow: true, span: defaultSpan(), from: null, to: null };
                 chart.yManual = false;
                 requestMainDraw();
             } else {
-                requestDraw();  // the window resized: the live layer takes the new size
+                requestMainDraw();  // the window resized: both layers take the new size
             }
             return;
         }
@@ -1079,8 +1132,8 @@
             requestDraw();
             return;
         }
-        const from = fmt().fromPlotX(String(r0), chart.timeZone);
-        const to = fmt().fromPlotX(String(r1), chart.timeZone);
+        const from = fmt().fromPlotX(String(r0), plotZone());
+        const to = fmt().fromPlotX(String(r1), plotZone());
         const last = chart.times[chart.times.length - 1];
         const span = Math.max(5, Math.round((to - from) / chart.seconds));
         // Back at the right edge: follow the newest candle again, keeping the width the user chose.
@@ -1095,7 +1148,7 @@
         if (!point || !chart.slice) { return; }
         chart.hoverIndex = chart.slice.start + point.pointIndex;
         if (point.data && point.data.uid !== "price" && point.data.uid !== "volume") {
-            const i = searchTime(fmt().fromPlotX(String(point.x), chart.timeZone));
+            const i = searchTime(fmt().fromPlotX(String(point.x), plotZone()));
             chart.hoverIndex = i >= 0 ? i : null;
         }
         showReadout();
@@ -1152,7 +1205,7 @@
         } else if (target.id === IDS.retry) {
             retryNow();
         } else if (target.id === IDS.coarser && chart.coarserOffer) {
-            chart.view = { follow: true, span: VISIBLE, from: null, to: null };
+            chart.view = { follow: true, span: defaultSpan(), from: null, to: null };
             setTimeframe(chart.coarserOffer);
         }
     }
@@ -1209,7 +1262,7 @@
         url.pathname = chartPath(chart.symbol);
         url.searchParams.delete("timeframe");
         url.searchParams.set("tf", chart.timeframe);
-        url.searchParams.delete("at");
+        if (!replace) { url.searchParams.delete("at"); }
         const target = url.pathname + url.search;
         if (target === window.location.pathname + window.location.search) { return; }
         const state = { tickstreamChart: true, symbol: chart.symbol, timeframe: chart.timeframe };
@@ -1224,7 +1277,7 @@
         if (!SECONDS[timeframe] || timeframe === chart.timeframe) { return; }
         chart.timeframe = timeframe;
         chart.seconds = SECONDS[timeframe];
-        chart.view = { follow: true, span: VISIBLE, from: null, to: null };
+        chart.view = { follow: true, span: defaultSpan(), from: null, to: null };
         chart.yManual = false;
         if (!fromHistory) { pushUrl(false); }
         showToolbar();
@@ -1256,7 +1309,7 @@
                 chart.timeframe = timeframe;
                 chart.seconds = SECONDS[timeframe];
             }
-            chart.view = { follow: true, span: VISIBLE, from: null, to: null };
+            chart.view = { follow: true, span: defaultSpan(), from: null, to: null };
             chart.yManual = false;
             chart.lastQuote = null;
             setText(IDS.name, chart.config.name);
@@ -1330,6 +1383,7 @@
     }
 
     function mount(config) {
+        stats.marks.mount = stats.marks.mount || performance.now();
         if (!config || !window.tickstream.socket || !window.tickstream.format) { return false; }
         unmount();
         chart.mounted = true;
@@ -1346,7 +1400,7 @@
         chart.log = stored(STORE.log, "0") === "1";
         embedOptions();
         chart.theme = document.documentElement.getAttribute("data-theme") === "light" ? "light" : "dark";
-        chart.view = { follow: true, span: VISIBLE, from: null, to: null };
+        chart.view = { follow: true, span: defaultSpan(), from: null, to: null };
         chart.yManual = false;
         chart.tracesTheme = null;
         chart.traces = null;
@@ -1361,6 +1415,7 @@
         ];
         showToolbar();
         showSource();
+        chart.openAt = atParameter();
         pushUrl(true);
         load();
         (function bindWhenReady() {

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 
 from components import ids
-from components.figures import candlestick_figure
+from components.figures import skeleton_figure
 from feeds.models import ALL_TIMEFRAMES, Timeframe
 from feeds.universe import Instrument
 
@@ -149,7 +149,7 @@ def chart_stage(symbol: str, timeframe: Timeframe) -> html.Div:
         children=[
             dcc.Graph(
                 id=ids.CHART_GRAPH,
-                figure=candlestick_figure([], symbol, timeframe),
+                figure=skeleton_figure(symbol, timeframe),
                 config={"displaylogo": False, "scrollZoom": True, "responsive": True,
                         "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]},
                 className="chart-graph",

@@ -54,7 +54,7 @@ def test_every_rest_route_is_documented(app: Any, document: dict[str, Any]) -> N
     served = {
         _flask_path(rule.rule)
         for rule in app.server.url_map.iter_rules()
-        if "GET" in rule.methods
+        if rule.methods & {"GET", "POST", "DELETE"}
         and rule.rule.startswith(("/api/", "/health", "/metrics", "/ws/status"))
         and "<path:" not in rule.rule  # the JSON 404 catch-all
     }
@@ -62,8 +62,9 @@ def test_every_rest_route_is_documented(app: Any, document: dict[str, Any]) -> N
     documented_here = set(document["paths"]) - DOCUMENTED_ELSEWHERE
     assert documented_here <= served
     for path, item in document["paths"].items():
-        operation = item["get"]
-        assert operation["operationId"] and operation["responses"]["200"], path
+        # Read-only routes document GET; the paper trading routes also POST and DELETE.
+        operation = item.get("get") or next(iter(item.values()))
+        assert operation["operationId"] and (operation["responses"].get("200") or operation["responses"]["201"]), path
         if "{symbol}" in path:
             assert any(p["name"] == "symbol" and p["in"] == "path" for p in operation["parameters"])
         if path.startswith("/api/v1/market-data/"):
@@ -82,7 +83,8 @@ def test_every_route_that_asks_a_source_declares_503(document: dict[str, Any]) -
 
 def test_history_parameters_come_from_the_query_model(document: dict[str, Any]) -> None:
     params = {p["name"]: p for p in document["paths"]["/api/v1/market-data/{symbol}/history"]["get"]["parameters"]}
-    assert set(params) == {"symbol", "period", "interval", "end", "limit"}
+    assert set(params) == {"symbol", "period", "interval", "end", "limit", "format"}
+    assert params["format"]["schema"]["enum"] == ["rows", "columns"]
     assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 50_000}
     assert params["end"]["schema"]["exclusiveMinimum"] == 0
     assert "1m" in params["interval"]["schema"]["enum"]
@@ -108,6 +110,12 @@ def _validator(document: dict[str, Any], path: str, status: str) -> jsonschema.D
         ("/api/v1/market-data/AAPL", "/api/v1/market-data/{symbol}", "200"),
         ("/api/v1/market-data/AAPL/history?period=5d&interval=1h", "/api/v1/market-data/{symbol}/history", "200"),
         ("/api/v1/market-data/AAPL/historical?period=1D", "/api/v1/market-data/{symbol}/historical", "200"),
+        ("/api/v1/market-data/AAPL/history?interval=1m&format=columns", "/api/v1/market-data/{symbol}/history",
+         "200"),
+        ("/api/v1/signals/symbol/AAPL/levels?timeframe=1m&limit=500", "/api/v1/signals/symbol/{symbol}/levels",
+         "200"),
+        ("/api/v1/signals/symbol/AAPL/levels?timeframe=1m&limit=5001", "/api/v1/signals/symbol/{symbol}/levels",
+         "400"),
         ("/api/v1/market-data/AAPL/options", "/api/v1/market-data/{symbol}/options", "200"),
         ("/api/v1/market-data/A$PL", "/api/v1/market-data/{symbol}", "400"),
         ("/api/v1/market-data/AAPL/options?expiration=x", "/api/v1/market-data/{symbol}/options", "400"),

@@ -156,21 +156,22 @@ def test_rest_on_a_real_port(live_server) -> None:  # type: ignore[no-untyped-de
 
 
 def test_chart_page_layouts(client: FlaskClient) -> None:
-    """The pages' layout functions build the live chart for a symbol, and a clear message for a bad one."""
+    """The chart page's layout builds the live chart for a symbol, and a clear message for a bad one."""
     import dash
 
     layouts = {page["path_template"] or page["path"]: page["layout"] for page in dash.page_registry.values()}
     with client.application.test_request_context("/"):
         chart = layouts["/chart/<symbol>"](symbol="gc%3DF", tf="5m")
-        home = layouts["/"]()
+        by_name = layouts["/chart/<symbol>"](symbol="AAPL", timeframe="1h")
         bad = layouts["/chart/<symbol>"](symbol="A$PL")
         bad_tf = layouts["/chart/<symbol>"](symbol="AAPL", tf="7m")
+        unknown = layouts["/chart/<symbol>"](symbol="ZZZZQQ")
     config = next(c for c in chart._traverse() if getattr(c, "id", None) == "chart-config")
     assert config.data["symbol"] == "GC=F" and config.data["timeframe"] == "5m"
-    home_config = next(c for c in home._traverse() if getattr(c, "id", None) == "chart-config")
-    assert home_config.data["symbol"] == "AAPL"
-    assert "invalid symbol" in bad.children
-    assert "timeframe" in bad_tf.children
+    assert next(c for c in by_name._traverse() if getattr(c, "id", None) == "chart-config").data["timeframe"] == "1h"
+    assert "invalid symbol" in str(bad.children)
+    assert "timeframe" in str(bad_tf.children)
+    assert "unknown symbol: ZZZZQQ" in str(unknown.children)
     assert client.get("/chart/AAPL").status_code == 200
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -46,3 +48,19 @@ def page(browser: Browser) -> Iterator[tuple[Page, ConsoleLog]]:
     page.on("pageerror", lambda error: log.entries.append(("pageerror", str(error))))
     yield page, log
     context.close()
+
+
+# Screenshots of every state a browser test reaches, for people to look at (CI keeps the directory).
+SCREENSHOTS = Path(os.environ.get("TICKSTREAM_TEST_OUTPUT", Path(__file__).resolve().parents[2] / "test-output")) \
+    / "screenshots"
+
+
+@pytest.fixture
+def screenshot() -> Callable[[Page, str], Path]:
+    def take(page: Page, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path))
+        return path
+
+    return take

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.figures import THEMES, candle_x, candlestick_figure, pane_domains
+from components.figures import THEMES, candle_x, candlestick_figure, pane_domains, skeleton_figure
 from feeds.models import Candle, Timeframe
 
 
@@ -39,7 +39,8 @@ def test_candle_x_is_utc_without_a_zone_suffix() -> None:
 def test_theme_colours_the_background_grid_and_candles(theme: str) -> None:
     colors = THEMES[theme]
     figure = candlestick_figure([Candle(0, 1, 2, 0.5, 1.5, 10)], "AAPL", Timeframe.M1, theme=theme)
-    assert figure.layout.paper_bgcolor == colors.background == figure.layout.plot_bgcolor
+    assert figure.layout.paper_bgcolor == colors.background
+    assert figure.layout.plot_bgcolor == "rgba(0,0,0,0)"
     assert figure.layout.xaxis.gridcolor == colors.grid
     assert figure.data[0].increasing.fillcolor == colors.up
     assert figure.layout.meta["theme"] == theme
@@ -61,7 +62,7 @@ def test_indicator_panes_stack_under_the_volume_pane_in_order() -> None:
     # Bottom up: MACD, RSI, volume, price; none overlap.
     order = [both["yaxis4"], both["yaxis3"], both["yaxis2"], both["yaxis"]]
     assert order[0][0] == 0.0 and order[-1][1] == 1.0
-    for lower, upper in zip(order, order[1:]):
+    for lower, upper in zip(order, order[1:], strict=False):
         assert lower[1] < upper[0]
     only_macd = pane_domains({"macd"})
     assert only_macd["yaxis3"] == [0.0, 0.0] and only_macd["yaxis4"][0] == 0.0
@@ -71,3 +72,13 @@ def test_hidden_panes_hide_their_axes() -> None:
     figure = candlestick_figure([], "AAPL", Timeframe.M1, indicators={"rsi"})
     assert figure.layout.yaxis3.visible is True and figure.layout.yaxis4.visible is False
     assert list(figure.layout.yaxis3.range) == [0, 100]
+
+
+def test_skeleton_is_the_empty_figure_of_the_symbol_and_not_shared() -> None:
+    first = skeleton_figure("AAPL", Timeframe.M5)
+    expected = candlestick_figure([], "AAPL", Timeframe.M5).to_plotly_json()
+    assert first["layout"]["uirevision"] == expected["layout"]["uirevision"] == "AAPL-5m"
+    assert first["layout"]["meta"] == expected["layout"]["meta"]
+    assert first["data"][0]["name"] == "AAPL" and list(first["data"][0]["x"]) == []
+    first["layout"]["meta"]["symbol"] = "changed"
+    assert skeleton_figure("MSFT", Timeframe.M5)["layout"]["meta"]["symbol"] == "MSFT"

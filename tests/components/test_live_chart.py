@@ -9,8 +9,14 @@ import pytest
 from dash import Dash
 
 from components import ids
-from components.live_chart import DEFAULT_OVERLAYS, OVERLAYS, chart_config, live_chart, register_live_chart_callbacks, \
-    source_label
+from components.live_chart import (
+    DEFAULT_OVERLAYS,
+    OVERLAYS,
+    chart_config,
+    live_chart,
+    register_live_chart_callbacks,
+    source_label,
+)
 from feeds.models import ALL_TIMEFRAMES, Timeframe
 from feeds.universe import shipped
 

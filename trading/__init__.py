@@ -1,0 +1,1 @@
+"""Paper broker, alert rules and their SQLite stores; the services that stream them."""
