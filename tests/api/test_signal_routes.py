@@ -5,6 +5,8 @@ from __future__ import annotations
 import requests
 from tests_support import WsClient, wait_for
 
+from api.rest import MAX_SIGNALS_LIMIT
+
 
 def get(server, path: str) -> requests.Response:  # type: ignore[no-untyped-def]
     return requests.get(server.base_url + path, timeout=15)
@@ -62,7 +64,8 @@ def test_an_untracked_symbol_is_answered_from_its_history_without_joining_the_fe
     stamps = [s["timestamp"] for s in body["signals"]]
     assert stamps == sorted(stamps, reverse=True)
     assert get(live_server, "/api/v1/signals/symbol/NVDA?timeframe=1h").json() == body, "cached"
-    every = get(live_server, "/api/v1/signals/symbol/NVDA").json()["signals"]
+    # Without a timeframe: every timeframe's signals, newest first (the default 50 may all be of short timeframes).
+    every = get(live_server, f"/api/v1/signals/symbol/NVDA?limit={MAX_SIGNALS_LIMIT}").json()["signals"]
     assert {s["timeframe"] for s in every} > {"1h"}
     assert get(live_server, "/metrics/live-data").json()["symbols"] == before
     assert not any(key.startswith("NVDA_") for key in get(live_server, "/ws/status").json()["trackers"])
