@@ -22,13 +22,16 @@ import dash
 from flask import Flask
 
 from api.alert_routes import create_alert_blueprint, symbol_checker
+from api.api_docs import create_api_docs_blueprint
 from api.client_address import TrustedProxyFix
 from api.errors import init_error_handlers
+from api.frame_policy import init_frame_policy
 from api.health import health_body
 from api.hub import RELEASE_GRACE_SECONDS, Hub
 from api.metrics import live_data
 from api.openapi import create_openapi_blueprint
 from api.origins import init_origin_policy
+from api.page_routes import init_page_routes
 from api.rest import create_rest_blueprint
 from api.serving import serve
 from api.signal_bridge import SignalEngine
@@ -122,6 +125,8 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
                                                     lease_symbol=hub.lease_symbol))
     server.register_blueprint(create_trading_blueprint(trading, peer_route=settings.bench_peer_route))
     server.register_blueprint(create_openapi_blueprint())
+    server.register_blueprint(create_api_docs_blueprint())
+    init_frame_policy(server, settings)
     server.register_blueprint(create_alert_blueprint(alerts, symbol_checker(market)))
     init_websocket_routes(server, hub, settings)
 
@@ -138,6 +143,7 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     app.index_string = page_index(app.index_string)
     app.layout = app_shell(settings.symbols)
     register_shell_callbacks(app)
+    init_page_routes(app)
     register_live_chart_callbacks(app)
     if settings.bench_peer_route:
         # The chart benchmark's peer, the usual Dash way (bench/chart_latency.py); not part of the product.

@@ -669,6 +669,13 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": {"description": "OpenAPI 3.1 document",
                                   "content": {"application/json": {"schema": {"type": "object"}}}}},
         }},
+        "/api/docs": {"get": {
+            "operationId": "getApiDocs",
+            "tags": ["service"],
+            "summary": "Interactive documentation of this document (Swagger UI, served by the app: works offline)",
+            "responses": {"200": {"description": "HTML page",
+                                  "content": {"text/html": {"schema": {"type": "string"}}}}},
+        }},
         **_alert_paths(),
     }
 
