@@ -125,9 +125,9 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
                                                     lease_symbol=hub.lease_symbol))
     server.register_blueprint(create_trading_blueprint(trading, peer_route=settings.bench_peer_route))
     server.register_blueprint(create_openapi_blueprint())
-    server.register_blueprint(create_alert_blueprint(alerts, symbol_checker(market)))
     server.register_blueprint(create_api_docs_blueprint())
     init_frame_policy(server, settings)
+    server.register_blueprint(create_alert_blueprint(alerts, symbol_checker(market)))
     init_websocket_routes(server, hub, settings)
 
     app = dash.Dash(

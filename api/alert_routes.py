@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.errors import ApiError
 from api.protocol import iso_ms
+from api.query import parse_query
 from feeds.market import MarketService
 from feeds.models import InvalidInput, Timeframe, parse_symbol
 from feeds.source import SourceError, UnknownSymbol
@@ -149,19 +150,6 @@ class HistoryQuery(BaseModel):
     rule_id: str | None = Field(default=None, min_length=1, max_length=64, description="only this rule's firings")
 
 
-def _history_query() -> HistoryQuery:
-    args = request.args.to_dict()
-    empty = next((name for name, value in args.items() if name in HistoryQuery.model_fields and not value.strip()),
-                 None)
-    if empty is not None:
-        raise ApiError(400, "invalid_parameter", f"{empty}: must not be empty (leave it out for the default)")
-    try:
-        return HistoryQuery.model_validate(args)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ApiError(400, "invalid_parameter", f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
-
-
 def _methods_route(blueprint: Blueprint, rule: str, views: dict[str, Callable[..., Response]]) -> None:
     """Register ``views`` (method → view) on ``rule``; other methods get 405 with ``Allow``, OPTIONS 204."""
     allowed = ", ".join([*views, "OPTIONS"])
@@ -232,7 +220,7 @@ def create_alert_blueprint(alerts: AlertService, check_symbol: SymbolCheck | Non
         return _json(rule_to_wire(rule))
 
     def history() -> Response:
-        query = _history_query()
+        query = parse_query(HistoryQuery)
         return _json({"history": alerts.history(query.limit, query.rule_id)})
 
     _methods_route(api, "/api/v1/alerts", {"GET": list_rules, "POST": create, "DELETE": delete_all})

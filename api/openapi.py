@@ -669,7 +669,6 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": {"description": "OpenAPI 3.1 document",
                                   "content": {"application/json": {"schema": {"type": "object"}}}}},
         }},
-        **_alert_paths(),
         "/api/docs": {"get": {
             "operationId": "getApiDocs",
             "tags": ["service"],
@@ -677,6 +676,7 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": {"description": "HTML page",
                                   "content": {"text/html": {"schema": {"type": "string"}}}}},
         }},
+        **_alert_paths(),
     }
 
 

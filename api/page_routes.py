@@ -1,6 +1,5 @@
-"""How Dash's pages are served per path: HTTP 404 for a path no registered page claims (Dash itself answers 200
-for every path and shows its not-found page), only the component bundles the page declares, and long caching of
-the fingerprinted assets.
+"""How Dash's index page is answered per path: HTTP 404 for a path no registered page claims (Dash itself answers
+200 for every path and shows its not-found page), and only the component bundles the page declares.
 
 Dash puts every imported component library's bundle on every page. The optional libraries (the tables' and the
 layout's) are large, so a page lists the ones it uses in ``dash.register_page(..., bundles=(...))``; the index of
@@ -70,26 +69,10 @@ def strip_bundles(html: str, keep: Iterable[str]) -> str:
     return _SCRIPT.sub(lambda m: "" if m.group(1) in drop else m.group(0), html)
 
 
-# Assets are linked with their modification time (``/assets/x.js?m=1712345678.9``), so a cached copy never goes
-# stale: browsers may keep it without asking again (Flask would answer ``no-cache``: one revalidation per file and
-# page load).
-ASSET_MAX_AGE = 365 * 24 * 3600
-
-
 def init_page_routes(app: dash.Dash) -> None:
     server = app.server
     prefix = app.config.routes_pathname_prefix
     index_endpoints = {prefix, prefix + "<path:path>"}
-    assets_prefix = app.get_asset_url("")
-
-    @server.after_request
-    def _asset_caching(response: Response) -> Response:
-        if (response.status_code == 200 and request.path.startswith(assets_prefix) and request.args.get("m")):
-            response.cache_control.no_cache = None
-            response.cache_control.public = True
-            response.cache_control.max_age = ASSET_MAX_AGE
-            response.cache_control.immutable = True
-        return response
 
     @server.after_request
     def _page_index(response: Response) -> Response:

@@ -12,11 +12,12 @@ from typing import Any, Literal, TypeVar
 
 import orjson
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import ApiError
 from api.metrics import PrometheusExporter
 from api.protocol import candle_to_wire, iso_ms, quote_to_rest
+from api.query import parse_query
 from api.signal_bridge import HistorySignals, SignalEngine
 from feeds.failover import Sourced
 from feeds.market import MarketService, default_interval
@@ -115,20 +116,6 @@ def _symbol(raw: str) -> str:
         return parse_symbol(raw)
     except InvalidInput as exc:
         raise ApiError(400, exc.code, exc.message) from None
-
-
-def _query(model: type[BaseModel]) -> Any:
-    args = request.args.to_dict()
-    # ``?period=`` is a mistake to point out, not a request for the default (the OpenAPI schema says minLength 1).
-    empty = next((name for name, value in args.items() if name in model.model_fields and not value.strip()), None)
-    if empty is not None:
-        raise ApiError(400, "invalid_parameter", f"{empty}: must not be empty (leave it out for the default)")
-    try:
-        return model.model_validate(args)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ApiError(400, "invalid_parameter", f"{where}: {first['msg']}") from None
 
 
 def _source_call(call: Callable[[], Any]) -> Any:
@@ -309,7 +296,7 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
     @get_route(api, "/api/v1/market-data/<symbol>/historical")
     def history(symbol: str) -> Response:
         symbol = _symbol(symbol)
-        query: HistoryQuery = _query(HistoryQuery)
+        query: HistoryQuery = parse_query(HistoryQuery)
         try:
             timeframe = Timeframe.parse(query.interval) if query.interval else None
             period = Period.parse(query.period) if query.period else None
@@ -335,7 +322,7 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
     @get_route(api, "/api/v1/market-data/<symbol>/options")
     def options(symbol: str) -> Response:
         symbol = _symbol(symbol)
-        query: OptionsQuery = _query(OptionsQuery)
+        query: OptionsQuery = parse_query(OptionsQuery)
         expiration = _expiration(query.expiration)
         sourced: Sourced[OptionChain] = _source_call(lambda: market.options_sourced(symbol, expiration))
         return _json({**chain_to_wire(sourced.value), **_labels(sourced)})
@@ -343,7 +330,7 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
     @get_route(api, "/api/v1/symbols")
     def symbols() -> Response:
         # The shipped universe whatever the feed: real providers know these tickers too.
-        query: SymbolsQuery = _query(SymbolsQuery)
+        query: SymbolsQuery = parse_query(SymbolsQuery)
         if not query.q.strip():
             raise ApiError(400, "invalid_parameter", "q: must not be blank")
         return _json({"symbols": [instrument_to_wire(i) for i in shipped().search(query.q, query.limit)]})
@@ -357,7 +344,7 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
         return _json(body)
 
     def _signals_timeframe(default: Timeframe | None) -> Timeframe | None:
-        query: SignalsQuery = _query(SignalsQuery)
+        query: SignalsQuery = parse_query(SignalsQuery)
         if not query.timeframe:
             return default
         try:
@@ -401,7 +388,7 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
         @get_route(api, "/api/v1/signals/symbol/<symbol>")
         def symbol_signals(symbol: str) -> Response:
             parsed = _symbol(symbol)
-            query: SignalListQuery = _query(SignalListQuery)
+            query: SignalListQuery = parse_query(SignalListQuery)
             timeframe = _signals_timeframe(None)
             if _tracked(parsed, timeframe):
                 found = engine.signal_list(parsed, timeframe)
@@ -428,7 +415,7 @@ def create_rest_blueprint(market: MarketService, health: Callable[[], tuple[dict
         @get_route(api, "/api/v1/signals/symbol/<symbol>/levels")
         def symbol_levels(symbol: str) -> Response:
             parsed = _symbol(symbol)
-            query: LevelsQuery = _query(LevelsQuery)
+            query: LevelsQuery = parse_query(LevelsQuery)
             timeframe = _signals_timeframe(Timeframe.H1)
             assert timeframe is not None
             if query.windowed():

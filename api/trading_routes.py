@@ -15,6 +15,7 @@ from flask import Blueprint, Response, request
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from api.errors import ApiError
+from api.query import parse_query
 from feeds.models import InvalidInput, Timeframe, parse_symbol
 from feeds.source import SourceError, UnknownSymbol, UnsupportedRequest
 from trading.broker import OrderRefused
@@ -157,15 +158,6 @@ def _body(model: type[BaseModel], optional: bool = False) -> Any:
         raise _problem(exc) from None
 
 
-def _query(model: type[BaseModel]) -> Any:
-    try:
-        return model.model_validate(request.args.to_dict())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ApiError(400, "invalid_parameter",
-                       f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}") from None
-
-
 def _symbol(raw: str) -> str:
     try:
         return parse_symbol(raw)
@@ -250,7 +242,7 @@ def create_trading_blueprint(service: TradingService, peer_route: bool = False) 
 
     @api.get("/api/v1/orders", provide_automatic_options=False)
     def list_orders() -> Response:
-        query: OrdersQuery = _query(OrdersQuery)
+        query: OrdersQuery = parse_query(OrdersQuery)
         statuses = None if query.status == "all" else [
             s for s in OrderStatus if s.is_open == (query.status == "open")]
         symbol = _symbol(query.symbol) if query.symbol else None
@@ -285,13 +277,13 @@ def create_trading_blueprint(service: TradingService, peer_route: bool = False) 
 
     @api.get("/api/v1/trades", provide_automatic_options=False)
     def trades() -> Response:
-        query: TradesQuery = _query(TradesQuery)
+        query: TradesQuery = parse_query(TradesQuery)
         status = None if query.status == "all" else TradeStatus(query.status)
         return _json({"trades": [trade_to_wire(t) for t in service.broker.store.trades(query.limit, status)]})
 
     @api.get("/api/v1/performance", provide_automatic_options=False)
     def performance() -> Response:
-        query: PerformanceQuery = _query(PerformanceQuery)
+        query: PerformanceQuery = parse_query(PerformanceQuery)
         perf, curve = service.performance()
         if query.since is not None:
             curve = [point for point in curve if point[0] >= query.since]

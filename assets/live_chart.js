@@ -1159,9 +1159,37 @@
         showReadout();
     }
 
+    // A click (not a drag) on the price pane tells the order ticket the price under the pointer.
+    function onPointerDown(event) {
+        chart.pointerDown = { x: event.clientX, y: event.clientY };
+    }
+
+    function onPointerUp(event) {
+        const down = chart.pointerDown;
+        chart.pointerDown = null;
+        const gd = graphDiv();
+        if (!down || !gd || !gd._fullLayout || Math.abs(event.clientX - down.x) > 3 ||
+                Math.abs(event.clientY - down.y) > 3) { return; }
+        const ya = gd._fullLayout.yaxis;
+        const box = gd.getBoundingClientRect();
+        const y = event.clientY - box.top - ya._offset;
+        if (y < 0 || y > ya._length) { return; }
+        const at = ya.p2d(y);
+        if (!isFinite(at)) { return; }
+        window.dispatchEvent(new CustomEvent("tickstream:price-click", { detail: {
+            price: at, symbol: chart.symbol, precision: chart.precision, tickSize: chart.config.tickSize,
+            last: chart.closes[chart.closes.length - 1] } }));
+    }
+
     function bindGraph() {
         const gd = graphDiv();
         if (!gd || !gd.on || chart.boundGraph === gd) { return; }
+        gd.addEventListener("pointerdown", onPointerDown, true);
+        // Plotly lays a cover over the page while a button is down: the release reaches the window, not the graph.
+        if (!chart.pointerUpBound) {
+            window.addEventListener("pointerup", onPointerUp, true);
+            chart.pointerUpBound = true;
+        }
         gd.on("plotly_relayout", onRelayout);
         gd.on("plotly_relayouting", onRelayouting);
         gd.on("plotly_hover", onHover);
@@ -1300,6 +1328,7 @@
             chart.config = Object.assign({}, chart.config, {
                 symbol: symbol, name: instrument ? instrument.name : "",
                 precision: instrument ? instrument.precision : 2,
+                tickSize: instrument ? instrument.tick_size : 0.01,
                 historyPath: "/api/v1/market-data/" + encodeURIComponent(symbol) + "/history",
                 levelsPath: "/api/v1/signals/symbol/" + encodeURIComponent(symbol) + "/levels",
                 signalsPath: "/api/v1/signals/symbol/" + encodeURIComponent(symbol),

@@ -24,7 +24,7 @@
             signal_id: id, time: time, symbol: s.symbol, timeframe: s.timeframe, action: action,
             confidence: s.confidence, price: s.price,
             agents: consensus.totalAgents ? consensus.agentsInFavor + "/" + consensus.totalAgents : "—",
-            chart: "[" + "chart ↗" + "](" + chart + ")",
+            chart: chart,
             reasoning: s.reasoning || "", votes: consensus.votes || [],
         };
     }
@@ -53,7 +53,9 @@
                 all.sort(function (a, b) { return sortKey(a) - sortKey(b); });
                 tx.remove = all.slice(0, count - maxRows);
             }
+            const started = performance.now();
             api.applyTransaction(tx);
+            stats.lastFlushMs = performance.now() - started;
             stats.transactions += 1;
             stats.added += add.length;
             stats.updated += update.length;
@@ -96,6 +98,34 @@
         panel.appendChild(table);
     }
 
+    // The WebSocket is the critical path to the first row: on /signals it is opened as soon as the scripts have
+    // run (DOMContentLoaded), before Dash has fetched and rendered the layout; what arrives meanwhile is kept for
+    // the page's mount, which then takes the subscriptions over.
+    const early = { started: false, messages: [], offs: [] };
+    function startEarly() {
+        const socket = window.tickstream && window.tickstream.socket;
+        if (!socket || window.location.pathname.replace(/\/+$/, "") !== "/signals") { return; }
+        socket.configure({ batch: true });
+        const keep = function (message) { if (early.messages.length < 5000) { early.messages.push(message); } };
+        early.offs.push(socket.on("signal", keep), socket.on("idea", keep));
+        socket.subscribe("signals");
+        socket.subscribe("ideas");
+        early.started = true;
+    }
+    document.addEventListener("DOMContentLoaded", startEarly);
+
+    function takeOverEarly(handlers) {
+        if (!early.started) { return; }
+        early.started = false;
+        early.offs.splice(0).forEach(function (off) { off(); });
+        early.messages.splice(0).forEach(function (message) {
+            const handle = handlers[message.type];
+            if (handle) { handle(message); }
+        });
+        window.tickstream.socket.unsubscribe("signals");
+        window.tickstream.socket.unsubscribe("ideas");
+    }
+
     function mountSignals(config, S) {
         const P = window.tickstream.pages;
         const socket = window.tickstream.socket;
@@ -124,14 +154,19 @@
             });
         }
 
-        S.on("signal", function (message) { putSignal(message.data || {}); });
-        S.on("idea", function (message) {
-            const idea = message.data || {};
-            if (idea.idea_id) { ideas.put(idea.idea_id, idea); }
-        });
+        const handlers = {
+            signal: function (message) { putSignal(message.data || {}); },
+            idea: function (message) {
+                const idea = message.data || {};
+                if (idea.idea_id) { ideas.put(idea.idea_id, idea); }
+            },
+        };
+        S.on("signal", handlers.signal);
+        S.on("idea", handlers.idea);
         S.onResync(loadHistory);
         S.subscribe("signals");
         S.subscribe("ideas");
+        takeOverEarly(handlers);
         loadHistory();
 
         const panel = document.getElementById("signals-detail");

@@ -4,7 +4,7 @@ main thread's busy share of the overview with 30 watchlist symbols at 20 ticks/s
 Pages: ``/`` (first watchlist price), ``/signals`` (first grid row), ``/options/AAPL`` (first row of the chain),
 ``/status`` (first status number). Cold = a fresh browser context (empty cache); warm = the median of ``--warm``
 navigations back to the page from ``about:blank`` in that context (cached bundles). Bytes = bytes on the wire
-(``request.sizes()``), and what they would be gzip-compressed (the server may not compress yet).
+(``request.sizes()``: compressed as the server sends them), until the network is idle.
 
 Busy share: the overview with 30 symbols in the watchlist, the feed at 20 ticks/s (``--interval 0.05``), the
 Chrome DevTools ``Performance.getMetrics`` TaskDuration (main-thread task time) over ``--seconds``, divided by the
@@ -16,7 +16,7 @@ live data, no table or layout library), cold and warm to its content.
     python bench/pages.py [--seconds 5] [--warm 3]
 
 The last line printed is one JSON object: ``warm_first_number_ms`` (the worst page), ``cold_bytes`` (the heaviest
-page, on the wire), ``cold_bytes_gzip``, ``busy_pct`` and ``peer``.
+page, on the wire), ``busy_pct`` and ``peer``.
 """
 
 from __future__ import annotations
@@ -50,22 +50,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 class Transfer:
-    """Bytes of every finished request of a page: on the wire and gzip-compressed."""
+    """Bytes of every finished request of a page, as sent (compressed when the server compresses)."""
 
     def __init__(self, page: Any) -> None:
         self.wire = 0
-        self.gzip = 0
         page.on("requestfinished", self._finished)
 
     def _finished(self, request: Any) -> None:
         try:
             sizes = request.sizes()
-            response = request.response()
-            body = response.body() if response is not None else b""
         except Exception:  # a request of a page being torn down
             return
         self.wire += int(sizes.get("responseBodySize", 0)) + int(sizes.get("responseHeadersSize", 0))
-        self.gzip += len(gzip.compress(body, 6)) + int(sizes.get("responseHeadersSize", 0))
 
 
 def first_number_ms(page: Any, url: str, ready: str) -> float:
@@ -86,14 +82,13 @@ def measure(browser: Any, base: str, path: str, ready: str, warm_runs: int) -> d
         page.wait_for_load_state("networkidle", timeout=20000)
     except Exception:  # a page that never goes quiet: count what came so far
         pass
-    cold_wire, cold_gzip = transfer.wire, transfer.gzip
+    cold_wire = transfer.wire
     warm = []
     for _ in range(warm_runs):
         page.goto("about:blank")  # leave the page (its socket closes), then come back with the cache warm
         warm.append(first_number_ms(page, base + path, ready))
     context.close()
-    return {"cold_ms": round(cold, 1), "warm_ms": round(statistics.median(warm), 1), "cold_bytes": cold_wire,
-            "cold_bytes_gzip": cold_gzip}
+    return {"cold_ms": round(cold, 1), "warm_ms": round(statistics.median(warm), 1), "cold_bytes": cold_wire}
 
 
 def busy_share(browser: Any, base: str, symbols: list[str], seconds: float) -> dict[str, Any]:
@@ -167,7 +162,7 @@ def main() -> None:
 
     for path, m in pages.items():
         print(f"{path:<16} cold {m['cold_ms']:>7.0f} ms  warm {m['warm_ms']:>6.0f} ms  "
-              f"{m['cold_bytes'] / 1e6:5.2f} MB on the wire ({m['cold_bytes_gzip'] / 1e6:4.2f} MB gzip)")
+              f"{m['cold_bytes'] / 1e6:5.2f} MB on the wire")
     print(f"{'peer ' + PEER_PATH:<16} cold {peer['cold_ms']:>7.0f} ms  warm {peer['warm_ms']:>6.0f} ms  "
           f"{peer['cold_bytes'] / 1e6:5.2f} MB   (not-found page: same frame, no live data)")
     print(f"overview, {len(symbols)} symbols at 20 ticks/s: main thread busy {busy['busy_pct']} % "
@@ -179,7 +174,6 @@ def main() -> None:
         "warm_first_number_ms": max(m["warm_ms"] for m in pages.values()),
         "cold_first_number_ms": max(m["cold_ms"] for m in pages.values()),
         "cold_bytes": max(m["cold_bytes"] for m in pages.values()),
-        "cold_bytes_gzip": max(m["cold_bytes_gzip"] for m in pages.values()),
         "busy_pct": busy["busy_pct"],
         "pages": pages,
         "busy": busy,

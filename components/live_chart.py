@@ -16,6 +16,7 @@ from dash import ClientsideFunction, Dash, Input, Output, dcc, html
 
 from components import ids
 from components.figures import skeleton_figure
+from components.order_ticket import order_ticket, order_ticket_toggle
 from feeds.models import ALL_TIMEFRAMES, Timeframe
 from feeds.universe import Instrument
 
@@ -133,8 +134,8 @@ def chart_toolbar(timeframe: Timeframe) -> html.Div:
             timeframe_buttons(timeframe),
             overlay_legend(),
             html.Div(
-                [_toggle("Log", action="log"), _toggle("UTC", action="utc")],
-                className="chart-switches", role="group", **{"aria-label": "Axes"},
+                [_toggle("Log", action="log"), _toggle("UTC", action="utc"), order_ticket_toggle()],
+                className="chart-switches", role="group", **{"aria-label": "Axes and trading"},
             ),
         ],
     )
@@ -173,7 +174,7 @@ def live_chart(symbol: str, timeframe: Timeframe, embed: bool = False, instrumen
     config = chart_config(symbol, timeframe, embed, instrument, feed, replay_speed)
     children = [chart_header(symbol, config, embed)]
     if not embed:
-        children.append(chart_toolbar(timeframe))
+        children += [chart_toolbar(timeframe), order_ticket()]
     children += [chart_stage(symbol, timeframe), dcc.Store(id=ids.CHART_CONFIG, data=config),
                  dcc.Store(id=ids.CHART_MOUNTED)]
     return html.Div(className="live-chart embed" if embed else "live-chart", id=ids.CHART_ROOT, children=children)

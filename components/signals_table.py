@@ -56,7 +56,7 @@ def signal_column_defs() -> list[dict[str, Any]]:
         {"field": "price", "headerName": "Price", "type": "rightAligned", "filter": False,
          "valueFormatter": _fn("tsPrice(params.value, params.data.symbol)"), "minWidth": 90},
         {"field": "agents", "headerName": "Agents", "filter": False, "minWidth": 80},
-        {"field": "chart", "headerName": "Chart", "cellRenderer": "markdown", "filter": False, "sortable": False,
+        {"field": "chart", "headerName": "Chart", "cellRenderer": "ChartLink", "filter": False, "sortable": False,
          "minWidth": 90},
     ]
 

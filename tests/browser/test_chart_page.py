@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import Page, Route
 from tests_support import wait_for
 
@@ -375,3 +376,43 @@ def test_stalled_feed_and_lost_connection_dim_the_chart(make_server, page, scree
     assert s["reconnects"] >= 1 and s["resyncs"] >= 1
     assert console.errors(ignore=("WebSocket connection to", "ERR_CONNECTION_REFUSED", "ERR_CONNECTION_RESET",
                                   "ERR_EMPTY_RESPONSE")) == []
+
+
+def test_order_ticket_places_paper_orders_and_a_click_prefills_a_limit(make_server, page, screenshot) -> None:  # type: ignore[no-untyped-def]
+    browser_page, console = page
+    server = make_server("--interval", "0.1", "--symbols", "AAPL", env={"TICKSTREAM_PAPER_CASH": "1000000"})
+    browser_page.goto(server.base_url + "/chart/AAPL")
+    ready(browser_page)
+    assert not browser_page.locator("#order-ticket").is_visible()
+    browser_page.click("#order-ticket-toggle")
+    assert browser_page.locator("#order-ticket").is_visible()
+
+    # A market buy fills at once against the simulated quote.
+    browser_page.fill("#ticket-quantity", "5")
+    browser_page.click("#order-ticket .ticket-submit")
+    wait_for(lambda: "filled" in text(browser_page, "#order-ticket-result"), 15, 0.1, "the market order's fill")
+    orders = requests.get(server.base_url + "/api/v1/orders?status=all", timeout=10).json()["orders"]
+    assert [(o["symbol"], o["side"], o["status"], o["quantity"]) for o in orders] == [("AAPL", "buy", "filled", 5)]
+
+    # A click on a price well under the market makes a limit buy at that price, on the instrument's tick.
+    box = browser_page.locator("#chart-graph .js-plotly-plot").bounding_box()
+    assert box is not None
+    lower = browser_page.evaluate("() => { const ya = document.querySelector('#chart-graph .js-plotly-plot')"
+                                  "._fullLayout.yaxis; return ya._offset + ya._length * 0.9; }")
+    browser_page.mouse.click(box["x"] + 200, box["y"] + lower)
+    wait_for(lambda: "Limit buy at" in text(browser_page, "#order-ticket-result"), 10, 0.1, "the prefilled limit")
+    assert browser_page.input_value("#ticket-type") == "limit"
+    limit = float(browser_page.input_value("#ticket-limit"))
+    assert limit < stats(browser_page)["lastClose"] and round(limit, 2) == limit
+    screenshot(browser_page, "chart-order-ticket")
+    browser_page.click("#order-ticket .ticket-submit")
+    wait_for(lambda: "accepted" in text(browser_page, "#order-ticket-result"), 15, 0.1, "the working limit order")
+    working = [o for o in requests.get(server.base_url + "/api/v1/orders", timeout=10).json()["orders"]
+               if o["status"] in ("accepted", "new")]
+    assert [(o["type"], o["limit_price"]) for o in working] == [("limit", limit)]
+
+    # A refusal says why.
+    browser_page.fill("#ticket-quantity", "0")
+    browser_page.click("#order-ticket .ticket-submit")
+    wait_for(lambda: "Quantity must be more than 0" in text(browser_page, "#order-ticket-result"), 5, 0.1, "refusal")
+    assert console.errors() == []

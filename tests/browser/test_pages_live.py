@@ -104,7 +104,6 @@ def test_overview_cards_and_alerts_follow_their_messages(inproc_server, page) ->
     browser_page.goto(server.base_url + "/")
     cards = browser_page.locator("#summary-cards")
     cards.wait_for(timeout=20000)
-    assert cards.inner_text().count("no paper account yet") == 4
     wait_for(lambda: browser_page.evaluate("() => window.tickstream.socket.state().state") == "connected", 15, 0.1,
              "the page's socket")
     wait_for(lambda: {"dashboard", "alerts"} <= {s["channel"] for s in browser_page.evaluate(
@@ -120,6 +119,7 @@ def test_overview_cards_and_alerts_follow_their_messages(inproc_server, page) ->
     assert "down" in (browser_page.locator("[data-metric='daily_pnl']").get_attribute("class") or "")
     assert browser_page.locator("[data-metric='open_positions'] .metric-value").inner_text() == "5"
     assert "no paper account yet" not in cards.inner_text()
+    assert browser_page.locator("[data-metric='win_rate'] .metric-value").inner_text() == "58.3%"
 
     alert = {"alert_id": "a-1", "rule_id": "r-1", "level": "warning", "symbol": "AAPL",
              "message": "AAPL crossed above 200", "time": "2030-01-01T00:00:00.000Z"}

@@ -88,7 +88,7 @@ def test_signal_columns_newest_first_with_filters_and_chart_link() -> None:
     assert list(columns) == ["time", "symbol", "timeframe", "action", "confidence", "price", "agents", "chart"]
     assert columns["time"]["sort"] == "desc"
     assert all(columns[f]["filter"] for f in ("symbol", "timeframe", "action"))
-    assert columns["chart"]["cellRenderer"] == "markdown"
+    assert columns["chart"]["cellRenderer"] == "ChartLink"
     ideas = [c["field"] for c in idea_column_defs()]
     assert ideas[:8] == ["symbol", "timeframe", "side", "entry", "stop_loss", "take_profit", "risk_reward", "status"]
     assert idea_column_defs()[-1]["cellRenderer"] == "PaperOrderButton"
