@@ -131,8 +131,45 @@
         });
     }
 
+    // The signals page's "Paper order" button (pages_grid.js PaperOrderButton): the idea's prepared payload becomes
+    // a paper bracket order in one call; the answer (the order, or the API's refusal) is written under the grid.
+    const paperOrders = { sent: 0, last: null };
+    function sendPaperOrder(ideaId) {
+        const box = document.getElementById("signals-paper-result");
+        function say(text, tone, link) {
+            if (!box) { return; }
+            box.className = "note paper-result" + (tone ? " " + tone : "");
+            box.textContent = text;
+            if (link) {
+                const a = document.createElement("a");
+                a.href = "/portfolio";
+                a.className = "feed-link";
+                a.textContent = "Portfolio ↗";
+                box.append(" ", a);
+            }
+        }
+        paperOrders.sent += 1;
+        say("Sending the paper order of idea " + ideaId + "…");
+        return sendJSON("POST", "/api/v1/orders/from-payload/" + encodeURIComponent(ideaId), {}).then(function (o) {
+            paperOrders.last = { ok: true, order: o };
+            const P = pages();
+            const digits = P ? P.precisions[o.symbol] : undefined;
+            const fmt = function (v) { return P ? P.price(v, digits) : String(v); };
+            let text = "Order " + o.order_id + " " + o.status.replace("_", " ") + ": " + o.side + " " + quantity(o.quantity)
+                + " " + o.symbol + " " + o.type.replace("_", " ");
+            if (o.limit_price !== null && o.limit_price !== undefined) { text += " at " + fmt(o.limit_price); }
+            if (o.stop_loss) { text += ", stop loss " + fmt(o.stop_loss); }
+            if (o.take_profit) { text += ", target " + fmt(o.take_profit); }
+            say(text + ".", "good", true);
+            return o;
+        }).catch(function (err) {
+            paperOrders.last = { ok: false, code: err.code, message: err.message };
+            say("Paper order of idea " + ideaId + " refused: " + err.message, "bad");
+        });
+    }
+
     if (pages()) {
-        Object.assign(pages(), { money: money, quantity: quantity, isoTime: isoTime, liveGrid: liveGrid,
+        Object.assign(pages(), { sendPaperOrder: sendPaperOrder, paperOrders: paperOrders, money: money, quantity: quantity, isoTime: isoTime, liveGrid: liveGrid,
                                  sendJSON: sendJSON });
     }
 })();

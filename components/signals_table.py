@@ -19,8 +19,8 @@ ACTIONS = ("BUY", "SELL", "HOLD")
 # Rows the signals grid keeps (oldest dropped first): the bound on a page left open for days.
 MAX_SIGNAL_ROWS = 2000
 MAX_IDEA_ROWS = 500
-PAPER_ORDER_NOTE = ("Paper trading is not set up yet: “Paper order” will send the idea's prepared order once the "
-                    "paper broker is available.")
+PAPER_ORDER_NOTE = ("“Paper order” sends a pending idea's prepared order (a limit entry with its stop loss and target) "
+                    "to the paper broker; it then shows on the Portfolio page.")
 
 
 def chart_link(symbol: str, timeframe: str, at: int | float | None = None) -> str:

@@ -44,13 +44,14 @@ def layout(**_: Any) -> Any:
                         section("Consensus signals", [filter_bar(), signals_grid()]),
                         section("Agent votes", [votes_panel()]),
                     ]),
-                    section("Trade ideas", [ideas_grid(), html.P(PAPER_ORDER_NOTE, className="note")]),
+                    section("Trade ideas", [ideas_grid(), html.P(PAPER_ORDER_NOTE, id="signals-paper-result",
+                                                                 className="note", role="status")]),
                 ],
             ),
         ],
         {"symbols": symbols, "precision": precisions(symbols, shipped().resolve),
          "historyPerSymbol": HISTORY_PER_SYMBOL, "maxSignalRows": MAX_SIGNAL_ROWS,
-         "maxIdeaRows": MAX_IDEA_ROWS, "paperTrading": False, "paperNote": PAPER_ORDER_NOTE},
+         "maxIdeaRows": MAX_IDEA_ROWS, "paperTrading": True, "paperNote": PAPER_ORDER_NOTE},
     )
 
 

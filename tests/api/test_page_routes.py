@@ -22,7 +22,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
     yield app.server.test_client()
 
 
-KNOWN = ["/", "/signals", "/options/AAPL", "/options/GC=F", "/portfolio", "/status", "/chart/AAPL",
+KNOWN = ["/", "/signals", "/options/AAPL", "/options/GC=F", "/portfolio", "/alerts", "/status", "/chart/AAPL",
          "/embed/chart/AAPL", "/embed/watchlist", "/signals/"]
 UNKNOWN = ["/nope", "/signals/extra", "/chart/", "/options", "/embed/", "/not-found-404", "/chart/AAPL/more"]
 
@@ -51,7 +51,8 @@ def test_api_paths_keep_their_json_404(client: FlaskClient) -> None:
 @pytest.mark.parametrize(("path", "bundles"), [
     ("/signals", {"dash_ag_grid", "dash_mantine_components"}),
     ("/options/AAPL", {"dash_ag_grid", "dash_mantine_components"}),
-    ("/portfolio", {"dash_mantine_components"}),
+    ("/portfolio", {"dash_ag_grid", "dash_mantine_components"}),
+    ("/alerts", {"dash_ag_grid", "dash_mantine_components"}),
     ("/", set()),
     ("/status", set()),
     ("/chart/AAPL", set()),

@@ -106,7 +106,8 @@ PAGES: list[tuple[str, str, str]] = [
     ("/signals", "Signals · Tickstream", "#signals-grid .ag-row"),
     ("/options/AAPL", "AAPL", "#options-calls-grid .ag-row"),
     ("/status", "Status · Tickstream", "[data-card='trackers']"),
-    ("/portfolio", "Portfolio · Tickstream", "text=Paper trading is not set up yet"),
+    ("/portfolio", "Portfolio · Tickstream", "#portfolio-positions-grid .ag-header"),
+    ("/alerts", "Alerts · Tickstream", "#alerts-rules-grid .ag-header"),
     ("/embed/watchlist?symbols=MSFT,AAPL", "Watchlist · Tickstream", "tr[data-symbol='MSFT'] .watch-price"),
 ]
 
@@ -124,7 +125,7 @@ def test_page_loads_with_its_content_and_no_console_errors(browser: Browser, ser
         if path.startswith("/embed/"):
             assert not page.locator(".topbar").is_visible()
         else:
-            assert nav == ["Overview", "Signals", "Options", "Portfolio", "Status"]
+            assert nav == ["Overview", "Signals", "Options", "Portfolio", "Alerts", "Status"]
         assert errors(log) == []
     finally:
         page.context.close()
@@ -342,7 +343,8 @@ def test_embed_watchlist_framed_by_an_allowed_origin_and_refused_to_another(
 SCREENSHOT_PAGES = [("overview", "/", "#watchlist tr[data-symbol='AAPL'] .sparkline path[d]"),
                     ("signals", "/signals", "#signals-grid .ag-row"),
                     ("options", "/options/AAPL", "#options-smile .js-plotly-plot"),
-                    ("portfolio", "/portfolio", ".portfolio-note"),
+                    ("portfolio", "/portfolio", "#portfolio-equity .main-svg"),
+                    ("alerts", "/alerts", "#alerts-history-grid .ag-header"),
                     ("status", "/status", "[data-card='trackers']"),
                     ("not-found", "/nope", ".not-found"),
                     ("embed-watchlist", "/embed/watchlist?symbols=AAPL,MSFT,GC=F", "tr[data-symbol='GC=F']")]
@@ -402,7 +404,9 @@ def test_leaving_a_page_without_reload_releases_its_subscriptions(browser: Brows
         page.wait_for_url(server.base_url + "/chart/MSFT")
         wait_for(lambda: page.evaluate("() => window.tickstream.pages.current()") is None, 10, 0.1,
                  "the overview to be released")
-        assert not {"market_data:AAPL", "market_data:GC=F", "signals", "alerts", "dashboard"} & set(channels())
+        # (`alerts` stays: the alert toasts of every page hold it for the document's life, assets/alert_toasts.js.)
+        assert not {"market_data:AAPL", "market_data:GC=F", "signals", "dashboard"} & set(channels())
+        assert page.evaluate("() => window.tickstream.socket.subscriptions()").count({"channel": "alerts"}) == 1
         page.go_back()
         page.wait_for_url(server.base_url + "/")
         page.locator("tr[data-symbol='AAPL']").wait_for(timeout=20000)

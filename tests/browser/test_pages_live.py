@@ -78,7 +78,7 @@ def test_published_signal_is_added_as_a_row_without_rebuilding(inproc_server, pa
     link = browser_page.locator(f"#signals-grid .ag-row[row-id='AAPL-1m-{first + 60}'] .ag-cell[col-id='chart'] a")
     assert link.first.get_attribute("href") == f"/chart/AAPL?tf=1m&at={first + 60}"
 
-    # A trade idea appears beside them, its paper-order button disabled with the reason.
+    # A trade idea appears beside them, with its paper-order button (tests/browser/test_signals_paper_order.py).
     idea = {"idea_id": "AAPL-1m-idea-1", "symbol": "AAPL", "timeframe": "1m", "side": "buy", "entry": 100.5,
             "stop_loss": 99.5, "take_profit": 102.5, "risk_reward": 2.0, "status": "pending", "reason": None,
             "born_index": 1, "born_time": first, "break_index": 0, "zone": {"index": 0, "top": 100.6, "bottom": 100.4},
@@ -87,8 +87,8 @@ def test_published_signal_is_added_as_a_row_without_rebuilding(inproc_server, pa
                                                             time.time()))
     button = browser_page.locator("#signals-ideas-grid .ag-row[row-id='AAPL-1m-idea-1'] button.paper-order").first
     button.wait_for(timeout=10000)
-    assert button.is_disabled()
-    assert "not set up" in (button.get_attribute("title") or "")
+    assert button.is_enabled()
+    assert button.get_attribute("title") == "Send the prepared paper order"
 
     # The action filter keeps only SELL rows.
     browser_page.get_by_text("SELL", exact=True).first.click()
@@ -125,5 +125,7 @@ def test_overview_cards_and_alerts_follow_their_messages(inproc_server, page) ->
              "message": "AAPL crossed above 200", "time": "2030-01-01T00:00:00.000Z"}
     server.services.bus.publish("alerts", p.ChannelEvent(p.Channel.ALERTS, p.MessageType.ALERT, None, alert,
                                                          time.time()))
-    browser_page.get_by_text("AAPL crossed above 200").wait_for(timeout=10000)
+    browser_page.locator("#overview-alerts").get_by_text("AAPL crossed above 200").wait_for(timeout=10000)
+    # ... and as a toast (assets/alert_toasts.js)
+    browser_page.locator("#alert-toasts .toast[data-alert-id='a-1']").wait_for(timeout=10000)
     assert console.errors() == []
