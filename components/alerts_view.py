@@ -162,32 +162,32 @@ def _fn(expression: str) -> dict[str, str]:
 def rule_column_defs() -> list[dict[str, Any]]:
     """Columns of the rules grid (GET /api/v1/alerts ``rules``)."""
     return [
-        {"field": "symbol", "headerName": "Symbol", "minWidth": 65, "valueFormatter": _fn("params.value || 'any'")},
-        {"field": "condition", "headerName": "Rule", "minWidth": 130, "flex": 2,
+        {"field": "symbol", "headerName": "Symbol", "minWidth": 80, "width": 85, "valueFormatter": _fn("params.value || 'any'")},
+        {"field": "condition", "headerName": "Rule", "minWidth": 120, "width": 200,
          "valueGetter": _fn("tsRuleSummary(params.data)")},
-        {"field": "frequency", "headerName": "Frequency", "minWidth": 85,
+        {"field": "frequency", "headerName": "Frequency", "minWidth": 95, "width": 100,
          "valueFormatter": _fn("(params.value || '').replace(/_/g, ' ')")},
-        {"field": "level", "headerName": "Level", "minWidth": 65},
-        {"field": "fired_count", "headerName": "Fired", "type": "rightAligned", "minWidth": 55},
+        {"field": "level", "headerName": "Level", "minWidth": 85, "width": 90},
+        {"field": "fired_count", "headerName": "Fired", "type": "rightAligned", "minWidth": 65, "width": 70},
         # A text, not AG Grid's checkbox for booleans: "done" is a `once` rule that fired.
-        {"field": "enabled", "headerName": "State", "minWidth": 65, "cellDataType": "text",
+        {"field": "enabled", "headerName": "State", "minWidth": 65, "width": 70, "cellDataType": "text",
          "valueGetter": _fn("params.data.enabled ? 'armed' : 'done'")},
-        {"field": "rule_id", "headerName": "", "cellRenderer": "DeleteRuleButton", "sortable": False, "minWidth": 75,
-         "maxWidth": 85},
+        {"field": "rule_id", "headerName": "", "cellRenderer": "DeleteRuleButton", "sortable": False, "minWidth": 95,
+         "maxWidth": 100},
     ]
 
 
 def history_column_defs() -> list[dict[str, Any]]:
     """Columns of the alert-history grid (GET /api/v1/alerts/history items and ``alert`` messages)."""
     return [
-        {"field": "time", "headerName": "Time", "sort": "desc", "minWidth": 130,
+        {"field": "time", "headerName": "Time", "sort": "desc", "minWidth": 160, "width": 165,
          "valueFormatter": _fn("tsIsoTime(params.value)")},
-        {"field": "level", "headerName": "Level", "minWidth": 75, "maxWidth": 95},
-        {"field": "symbol", "headerName": "Symbol", "minWidth": 75, "maxWidth": 110,
+        {"field": "level", "headerName": "Level", "minWidth": 90, "width": 95},
+        {"field": "symbol", "headerName": "Symbol", "minWidth": 80, "width": 85,
          "valueFormatter": _fn("params.value || '—'")},
-        {"field": "message", "headerName": "Message", "minWidth": 200, "flex": 3, "wrapText": True, "autoHeight": True,
+        {"field": "message", "headerName": "Message", "minWidth": 160, "width": 300, "wrapText": True, "autoHeight": True,
          "cellStyle": {"lineHeight": "18px", "paddingTop": "5px", "paddingBottom": "5px"}},
-        {"field": "webhook", "headerName": "Webhook", "minWidth": 90,
+        {"field": "webhook", "headerName": "Webhook", "minWidth": 90, "width": 95,
          "valueFormatter": _fn("params.value ? params.value.status + (params.value.error ? ': ' + "
                                "params.value.error : '') : '—'"),
          "tooltipValueGetter": _fn("params.value && params.value.error")},

@@ -166,7 +166,7 @@ def position_column_defs() -> list[dict[str, Any]]:
 def order_column_defs() -> list[dict[str, Any]]:
     """Columns of the working-orders grid (``order_update`` message / GET /api/v1/orders item)."""
     return [
-        {"field": "updated_at", "headerName": "Updated", "sort": "desc", "minWidth": 90,
+        {"field": "updated_at", "headerName": "Updated", "sort": "desc", "minWidth": 105,
          "valueFormatter": _fn("tsClock(params.value)")},
         {"field": "symbol", "headerName": "Symbol", "minWidth": 70},
         {"field": "side", "headerName": "Side", "minWidth": 55, **_SIDE_CLASSES},
@@ -182,7 +182,7 @@ def order_column_defs() -> list[dict[str, Any]]:
          "valueFormatter": _fn("(params.value || '').replace('_', ' ') + (params.data.leg && "
                                "params.data.leg !== 'entry' ? ' · ' + params.data.leg.replace('_', ' ') : '')")},
         {"field": "order_id", "headerName": "", "cellRenderer": "CancelOrderButton", "sortable": False,
-         "minWidth": 80, "maxWidth": 90},
+         "minWidth": 95, "maxWidth": 100},
     ]
 
 
