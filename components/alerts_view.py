@@ -162,7 +162,8 @@ def _fn(expression: str) -> dict[str, str]:
 def rule_column_defs() -> list[dict[str, Any]]:
     """Columns of the rules grid (GET /api/v1/alerts ``rules``)."""
     return [
-        {"field": "symbol", "headerName": "Symbol", "minWidth": 80, "width": 85, "valueFormatter": _fn("params.value || 'any'")},
+        {"field": "symbol", "headerName": "Symbol", "minWidth": 80, "width": 85,
+         "valueFormatter": _fn("params.value || 'any'")},
         {"field": "condition", "headerName": "Rule", "minWidth": 120, "width": 200,
          "valueGetter": _fn("tsRuleSummary(params.data)")},
         {"field": "frequency", "headerName": "Frequency", "minWidth": 95, "width": 100,
@@ -185,7 +186,8 @@ def history_column_defs() -> list[dict[str, Any]]:
         {"field": "level", "headerName": "Level", "minWidth": 90, "width": 95},
         {"field": "symbol", "headerName": "Symbol", "minWidth": 80, "width": 85,
          "valueFormatter": _fn("params.value || '—'")},
-        {"field": "message", "headerName": "Message", "minWidth": 160, "width": 300, "wrapText": True, "autoHeight": True,
+        {"field": "message", "headerName": "Message", "minWidth": 160, "width": 300, "wrapText": True,
+         "autoHeight": True,
          "cellStyle": {"lineHeight": "18px", "paddingTop": "5px", "paddingBottom": "5px"}},
         {"field": "webhook", "headerName": "Webhook", "minWidth": 90, "width": 95,
          "valueFormatter": _fn("params.value ? params.value.status + (params.value.error ? ': ' + "
