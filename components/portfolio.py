@@ -40,6 +40,9 @@ EQUITY_COLOUR = "#2962ff"
 DRAWDOWN_COLOUR = "#ef5350"
 AXIS_COLOUR = "rgba(139, 143, 154, 0.9)"
 GRID_COLOUR = "rgba(139, 143, 154, 0.18)"
+# Points the equity figure draws at most (the curve keeps up to 50,000 samples, about 35 days of minutes): past
+# that, each bucket of samples is drawn by its lowest and highest value (``decimate``), so peaks and troughs stay.
+MAX_EQUITY_POINTS = 2000
 # Share of the figure's height the drawdown pane takes (under the equity pane).
 DRAWDOWN_SHARE = 0.28
 PANE_GAP = 0.06
@@ -60,6 +63,32 @@ def drawdowns(values: Sequence[float], start_peak: float | None = None) -> list[
         peak = value if peak is None else max(peak, value)
         out.append(round(1 - value / peak, 10) if peak > 0 else 0.0)
     return out
+
+
+def decimate(values: Sequence[float], limit: int) -> list[int]:
+    """Indices of at most ``limit`` of ``values`` (and never fewer than all when they fit), in order: the lowest and
+    the highest of each of ``(limit - 2) // 2`` equal buckets, and the first and the last value.
+
+    >>> decimate([5, 1, 9, 2, 8, 3, 7, 4], 4)
+    [0, 1, 2, 7]
+    >>> decimate([5, 1, 9, 2, 8, 3, 7, 4, 6, 0], 6)
+    [0, 1, 2, 6, 9]
+    >>> decimate([1, 2, 3], 10)
+    [0, 1, 2]
+    """
+    count = len(values)
+    if count <= limit:
+        return list(range(count))
+    buckets = max(1, (limit - 2) // 2)  # two per bucket, plus the first and the last
+    keep = {0, count - 1}
+    for b in range(buckets):
+        start, end = b * count // buckets, (b + 1) * count // buckets
+        if start >= end:
+            continue
+        chunk = range(start, end)
+        keep.add(min(chunk, key=values.__getitem__))
+        keep.add(max(chunk, key=values.__getitem__))
+    return sorted(keep)
 
 
 def money_tick_format(span: float) -> str:
@@ -86,9 +115,12 @@ def equity_figure(curve: Sequence[tuple[float, float]], start_peak: float | None
     points = [(float(t), float(v)) for t, v in curve]
     if now is not None and (not points or now[0] > points[-1][0]):
         points.append((float(now[0]), float(now[1])))
-    x = [_x(t) for t, _ in points]
-    values = [v for _, v in points]
-    down = [-d * 100 for d in drawdowns(values, start_peak)]
+    # Drawdowns from every sample (a running peak must see them all), then the points drawn.
+    all_down = drawdowns([v for _, v in points], start_peak)
+    chosen = decimate([v for _, v in points], MAX_EQUITY_POINTS)
+    x = [_x(points[i][0]) for i in chosen]
+    values = [points[i][1] for i in chosen]
+    down = [-all_down[i] * 100 for i in chosen]
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=x, y=values, name="Equity", mode="lines", yaxis="y",
                                 line={"color": EQUITY_COLOUR, "width": 2},

@@ -189,3 +189,17 @@ def test_history_and_rule_columns() -> None:
     assert _fields(history_column_defs()) <= {"alert_id", "rule_id", "level", "symbol", "message", "time",
                                               "condition", "details", "webhook"}
     assert "rule_id" in _fields(rule_column_defs())
+
+
+def test_a_long_curve_is_drawn_with_a_bounded_number_of_points() -> None:
+    from components.portfolio import MAX_EQUITY_POINTS
+
+    # 50,000 minutes (the curve's bound) with one deep dip in the middle: at most MAX_EQUITY_POINTS are drawn, and
+    # the dip (its value and its drawdown, measured against the peak before it) is among them.
+    values = [100_000.0 + i for i in range(50_000)]
+    values[25_000] = 60_000.0
+    figure = equity_figure([(START + 60 * i, v) for i, v in enumerate(values)], start_peak=100_000)
+    equity, drawdown = figure.data
+    assert len(equity.y) <= MAX_EQUITY_POINTS
+    assert min(equity.y) == 60_000.0 and equity.y[-1] == values[-1]
+    assert round(min(drawdown.y), 6) == round(-(1 - 60_000 / 124_999) * 100, 6)
