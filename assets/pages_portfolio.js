@@ -78,8 +78,10 @@
                 title: "Cancel this order",
                 onClick: function (event) {
                     const page = window.tickstream.portfolioPage;
-                    event.currentTarget.disabled = true;
-                    if (page) { page.cancel(props.value); }
+                    const button = event.currentTarget;
+                    button.disabled = true;
+                    // Enabled again when the cancel failed (the row stays; the message says why).
+                    if (page) { page.cancel(props.value).then(function (ok) { if (!ok) { button.disabled = false; } }); }
                 },
             }, "Cancel");
         };
@@ -179,8 +181,10 @@
             return P.sendJSON("DELETE", "/api/v1/orders/" + encodeURIComponent(orderId)).then(function (order) {
                 putOrder(order);
                 showMessage("Order " + order.order_id + " " + order.status.replace("_", " ") + ".", "good");
+                return true;
             }).catch(function (err) {
                 showMessage("Could not cancel order " + orderId + ": " + err.message, "bad");
+                return false;
             });
         }
 

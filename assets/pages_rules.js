@@ -55,8 +55,9 @@
             title: "Delete this rule",
             onClick: function (event) {
                 const page = window.tickstream.alertsPage;
-                event.currentTarget.disabled = true;
-                if (page) { page.remove(props.value); }
+                const button = event.currentTarget;
+                button.disabled = true;
+                if (page) { page.remove(props.value).then(function (ok) { if (!ok) { button.disabled = false; } }); }
             },
         }, "Delete");
     };
@@ -113,7 +114,11 @@
                 rules.remove(ruleId);
                 state.deleted += 1;
                 formMessage("Rule deleted.", "form-ok");
-            }).catch(function (err) { formMessage("Could not delete the rule: " + err.message, "form-error"); });
+                return true;
+            }).catch(function (err) {
+                formMessage("Could not delete the rule: " + err.message, "form-error");
+                return false;
+            });
         }
 
         page = { config: config, rules: rules, history: history, state: state, remove: remove,
