@@ -390,7 +390,7 @@ def test_order_ticket_places_paper_orders_and_a_click_prefills_a_limit(make_serv
     # A market buy fills at once against the simulated quote.
     browser_page.fill("#ticket-quantity", "5")
     browser_page.click("#order-ticket .ticket-submit")
-    wait_for(lambda: "filled" in text(browser_page, "#order-ticket-result"), 15, 0.1, "the market order's fill")
+    wait_for(lambda: "filled" in text(browser_page, "#order-ticket-result"), 30, 0.1, "the market order's fill")
     orders = requests.get(server.base_url + "/api/v1/orders?status=all", timeout=10).json()["orders"]
     assert [(o["symbol"], o["side"], o["status"], o["quantity"]) for o in orders] == [("AAPL", "buy", "filled", 5)]
 
@@ -400,13 +400,13 @@ def test_order_ticket_places_paper_orders_and_a_click_prefills_a_limit(make_serv
     lower = browser_page.evaluate("() => { const ya = document.querySelector('#chart-graph .js-plotly-plot')"
                                   "._fullLayout.yaxis; return ya._offset + ya._length * 0.9; }")
     browser_page.mouse.click(box["x"] + 200, box["y"] + lower)
-    wait_for(lambda: "Limit buy at" in text(browser_page, "#order-ticket-result"), 10, 0.1, "the prefilled limit")
+    wait_for(lambda: "Limit buy at" in text(browser_page, "#order-ticket-result"), 20, 0.1, "the prefilled limit")
     assert browser_page.input_value("#ticket-type") == "limit"
     limit = float(browser_page.input_value("#ticket-limit"))
     assert limit < stats(browser_page)["lastClose"] and round(limit, 2) == limit
     screenshot(browser_page, "chart-order-ticket")
     browser_page.click("#order-ticket .ticket-submit")
-    wait_for(lambda: "accepted" in text(browser_page, "#order-ticket-result"), 15, 0.1, "the working limit order")
+    wait_for(lambda: "accepted" in text(browser_page, "#order-ticket-result"), 30, 0.1, "the working limit order")
     working = [o for o in requests.get(server.base_url + "/api/v1/orders", timeout=10).json()["orders"]
                if o["status"] in ("accepted", "new")]
     assert [(o["type"], o["limit_price"]) for o in working] == [("limit", limit)]
@@ -415,4 +415,12 @@ def test_order_ticket_places_paper_orders_and_a_click_prefills_a_limit(make_serv
     browser_page.fill("#ticket-quantity", "0")
     browser_page.click("#order-ticket .ticket-submit")
     wait_for(lambda: "Quantity must be more than 0" in text(browser_page, "#order-ticket-result"), 5, 0.1, "refusal")
+
+    # The position bought from the ticket is on the portfolio page, with the working limit order.
+    browser_page.click("a[href='/portfolio']")
+    browser_page.locator("#portfolio-positions-grid .ag-row[row-id='AAPL']").first.wait_for(timeout=20000)
+    position = browser_page.locator("#portfolio-positions-grid .ag-row[row-id='AAPL']").first
+    assert position.locator(".ag-cell[col-id='quantity']").inner_text() == "5"
+    working_id = working[0]["order_id"]
+    browser_page.locator(f"#portfolio-orders-grid .ag-row[row-id='{working_id}']").first.wait_for(timeout=20000)
     assert console.errors() == []
