@@ -338,6 +338,34 @@ def test_embed_watchlist_framed_by_an_allowed_origin_and_refused_to_another(
         page.context.close()
 
 
+def test_embed_chart_framed_by_an_allowed_origin_with_its_parameters(
+        browser: Browser, server: AppServer, sites: tuple[FramingSite, FramingSite]) -> None:
+    allowed, other = sites
+    for site in sites:
+        site.target = server.base_url + "/embed/chart/MSFT?tf=5m&overlays=rsi&theme=light&height=200"
+
+    page, log = new_page(browser)
+    try:
+        page.goto(allowed.url)
+        frame = page.frame_locator("#embed")
+        frame.locator("#chart-live-layer .live-body").wait_for(timeout=30000)
+        state = page.frames[1].evaluate("() => window.tickstream.chart.state()")
+        assert (state["symbol"], state["timeframe"], state["shown"]) == ("MSFT", "5m", ["rsi"])
+        assert frame.locator("html").get_attribute("data-theme") == "light"
+        assert frame.locator("#chart-source").inner_text() == "SIMULATED"
+        assert not frame.locator(".topbar").is_visible() and frame.locator("#chart-timeframes").count() == 0
+        assert errors(log) == []
+    finally:
+        page.context.close()
+
+    page, log = new_page(browser)
+    try:
+        page.goto(other.url)
+        wait_for(lambda: any("frame-ancestors" in text for _, text in log), 15, 0.1, "the CSP refusal")
+    finally:
+        page.context.close()
+
+
 # -- screenshots ----------------------------------------------------------------------------------------------------
 
 SCREENSHOT_PAGES = [("overview", "/", "#watchlist tr[data-symbol='AAPL'] .sparkline path[d]"),
