@@ -5,7 +5,8 @@ Usage: python bench/trading.py [--seconds 5] [--threads 4] [--clients 10] [--wor
 
 1. Orders: the app runs as a subprocess (simulated feed, 20 ticks/s, gevent server as in production) with a large
    paper account and ``TICKSTREAM_BENCH_PEER_ROUTE=1``. ``--clients`` WebSocket clients subscribe to ``orders``;
-   ``--threads`` clients (a connection per request, see ``place``) POST market orders of one share (each fills
+   ``--threads`` clients (a connection per request, see ``place``; the WebSocket clients each in their own
+   process) POST market orders of one share (each fills
    on the next quote) for ``--seconds``. ``orders_per_s``: orders answered 201 per second. ``p99_ms``: then, at
    ``--rate`` orders/s (default 200, the target), from sending the POST to each client's receipt of that order's
    first ``order_update`` (every client's latency counts). The peer is ``POST /bench/peer-order`` on the same
@@ -24,12 +25,14 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import websocket
@@ -51,24 +54,36 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[index]
 
 
-def listen(url: str, arrivals: dict[str, float], ready: threading.Barrier, done: threading.Event) -> None:
+def listen(url: str, ready: Any, commands: Any, results: Any) -> None:
+    """One WebSocket client in its own process (ten clients in one Python process measure its GIL, not the
+    server): records when each order's first ``order_update`` arrives; ``"clear"`` forgets them, ``"report"``
+    sends them back. perf_counter is CLOCK_MONOTONIC on Linux, the same clock in every process."""
     # Unbatched: with ?batch=1 the server gathers messages for TICKSTREAM_WS_BATCH_INTERVAL (0.1 s) per frame.
-    ws = websocket.create_connection(url + "/ws", timeout=5)
+    ws = websocket.create_connection(url + "/ws", timeout=0.2)
     ws.send(json.dumps({"type": "subscribe", "data": {"channel": "orders"}}))
     ready.wait()
-    while not done.is_set():
+    arrivals: dict[str, float] = {}
+    while True:
+        while not commands.empty():
+            command = commands.get()
+            if command == "clear":
+                arrivals.clear()
+            elif command == "report":
+                results.put(arrivals)
+                ws.close()
+                return
         try:
-            frame = json.loads(ws.recv())
+            frame = orjson.loads(ws.recv())
         except websocket.WebSocketTimeoutException:
             continue
         except (websocket.WebSocketException, OSError):
+            results.put(arrivals)
             return
         for message in frame["data"] if frame.get("type") == "batch" else [frame]:
             if message.get("type") == "order_update":
                 key = message["data"].get("client_order_id")
                 if key and key not in arrivals:
                     arrivals[key] = time.perf_counter()
-    ws.close()
 
 
 def place(port: int, path: str, seconds: float, threads: int, sent: dict[str, float] | None,
@@ -127,11 +142,12 @@ def orders_bench(seconds: float, threads: int, clients: int, rate: float) -> dic
         port = free_port()
         app = start_app(port, "--interval", "0.05", "--symbols", "AAPL", "--data-dir", data_dir,
                         env=clean_env(TICKSTREAM_BENCH_PEER_ROUTE="1", TICKSTREAM_PAPER_CASH="1000000000"))
-        arrivals = [dict[str, float]() for _ in range(clients)]
-        ready = threading.Barrier(clients + 1)
-        done = threading.Event()
-        listeners = [threading.Thread(target=listen, args=(f"ws://127.0.0.1:{port}", arrivals[i], ready, done),
-                                      daemon=True) for i in range(clients)]
+        context = multiprocessing.get_context("fork")
+        ready = context.Barrier(clients + 1)
+        commands = [context.Queue() for _ in range(clients)]
+        results = context.Queue()
+        listeners = [context.Process(target=listen, args=(f"ws://127.0.0.1:{port}", ready, commands[i], results),
+                                     daemon=True) for i in range(clients)]
         try:
             for listener in listeners:
                 listener.start()
@@ -143,17 +159,23 @@ def orders_bench(seconds: float, threads: int, clients: int, rate: float) -> dic
             # Latency at a set rate (default 200 orders/s, the target): at saturation every queue, the clients'
             # own included, is full, and the latency only says how long the run was.
             time.sleep(1.0)
-            for arrived in arrivals:
-                arrived.clear()
+            for queue in commands:
+                queue.put("clear")
+            time.sleep(0.5)
             sent: dict[str, float] = {}
             place(port, "/api/v1/orders", seconds, threads, sent, rate)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and any(len(a) < len(sent) for a in arrivals):
-                time.sleep(0.05)
-            done.set()
+            time.sleep(2.0)  # the last updates on their way
+            for queue in commands:
+                queue.put("report")
+            arrivals = [results.get(timeout=30) for _ in listeners]
+            for listener in listeners:
+                listener.join(5)
             latencies = [(a[key] - t) * 1000 for a in arrivals for key, t in sent.items() if key in a]
             missing = sum(len(sent) - sum(1 for key in sent if key in a) for a in arrivals)
         finally:
+            for listener in listeners:
+                if listener.is_alive():
+                    listener.kill()
             stop(app)
     return {"orders_per_s": round(ours, 1), "peer_orders_per_s": round(peer, 1),
             "p50_ms": round(percentile(latencies, 50), 2), "p99_ms": round(percentile(latencies, 99), 2),
