@@ -33,6 +33,7 @@ from api.openapi import create_openapi_blueprint
 from api.origins import init_origin_policy
 from api.page_routes import init_page_routes
 from api.rest import create_rest_blueprint
+from api.security import init_security
 from api.serving import serve
 from api.signal_bridge import SignalEngine
 from api.trading_routes import create_trading_blueprint
@@ -118,6 +119,8 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
 
     if settings.trusted_proxies:
         server.wsgi_app = TrustedProxyFix(server.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
+    # First of the before-request hooks: a request for a foreign Host name is refused before any route sees it.
+    init_security(server, settings)
     init_error_handlers(server)
     init_origin_policy(server, settings)
     server.register_blueprint(create_rest_blueprint(market, services.health, services.live_metrics, signals,

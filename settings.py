@@ -106,6 +106,9 @@ class Settings:
     ws_profile: str = "tickstream"
     # Origins allowed to put /embed/... pages in an iframe (CSP frame-ancestors); empty: the server's own only.
     embed_origins: tuple[str, ...] = ()
+    # Host names served (api/security.py): on a loopback bind the loopback names plus these; elsewhere these
+    # (empty or "*": any).
+    allowed_hosts: tuple[str, ...] = ()
     # Paper broker (docs/trading.md): starting cash, fill model, short selling.
     paper_cash: float = 100_000.0
     paper_slippage_bps: float = 0.0
@@ -167,6 +170,7 @@ _ENV_NAMES: dict[str, str] = {
     "TICKSTREAM_WS_DEFAULT_CHANNELS": "ws_default_channels",
     "TICKSTREAM_WS_PROFILE": "ws_profile",
     "TICKSTREAM_EMBED_ORIGINS": "embed_origins",
+    "TICKSTREAM_ALLOWED_HOSTS": "allowed_hosts",
     "TICKSTREAM_PAPER_CASH": "paper_cash",
     "TICKSTREAM_PAPER_SLIPPAGE_BPS": "paper_slippage_bps",
     "TICKSTREAM_PAPER_MAX_VOLUME_SHARE": "paper_max_volume_share",
@@ -207,7 +211,7 @@ def _cast(name: str, raw: Any) -> Any:
     if name == "symbols":
         items = raw.split(",") if isinstance(raw, str) else list(raw)
         return tuple(dict.fromkeys(parse_symbol(s) for s in items if str(s).strip()))
-    if name in ("trusted_proxies", "cors_origins", "embed_origins"):
+    if name in ("trusted_proxies", "cors_origins", "embed_origins", "allowed_hosts"):
         # Space- or comma-separated lists.
         items = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
         return tuple(dict.fromkeys(str(s).strip() for s in items if str(s).strip()))

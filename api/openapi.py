@@ -690,7 +690,8 @@ def _document() -> dict[str, Any]:
             "title": "Tickstream API",
             "version": API_VERSION,
             "description": "Real-time market data: quotes, history, option chains, signals and service health. "
-                           'Errors are `{"error": {"code", "message"}}`.',
+                           'Errors are `{"error": {"code", "message"}}`. Any route answers 400 `host_not_allowed` '
+                           "to a Host name the server does not serve (docs/security.md).",
         },
         "tags": [
             {"name": "market-data", "description": "quotes, candles and option chains"},
