@@ -33,7 +33,7 @@ from api.openapi import create_openapi_blueprint
 from api.origins import init_origin_policy
 from api.page_routes import init_page_routes
 from api.rest import create_rest_blueprint
-from api.security import init_security
+from api.security import init_security, init_security_headers, inline_script_hashes
 from api.serving import serve
 from api.signal_bridge import SignalEngine
 from api.trading_routes import create_trading_blueprint
@@ -144,6 +144,8 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
         update_title=None,
     )
     app.index_string = page_index(app.index_string)
+    # The pages may run Dash's inline scripts (renderer, clientside callbacks) and the template's, nothing else inline.
+    init_security_headers(server, lambda: [*app.csp_hashes(), *inline_script_hashes(app.index_string)])
     app.layout = app_shell(settings.symbols)
     register_shell_callbacks(app)
     init_page_routes(app)

@@ -1,4 +1,6 @@
-"""Request-level security rules on every route (pages, REST, WebSocket upgrades): which ``Host`` names are served.
+"""Request-level security rules on every route (pages, REST, WebSocket upgrades): which ``Host`` names are served,
+and the security headers of every answer (Content-Security-Policy but its ``frame-ancestors``, which
+api/frame_policy.py owns; X-Content-Type-Options; Referrer-Policy).
 
 A server bound to a loopback address answers only requests that name it ``localhost``, ``127.0.0.1`` or ``[::1]``
 (any port): a web page the user opens elsewhere cannot reach it through a rebinding DNS name (DNS rebinding makes
@@ -8,8 +10,11 @@ TICKSTREAM_ALLOWED_HOSTS lists the names (default: any). See docs/security.md.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
@@ -109,3 +114,82 @@ def init_security(server: Flask, settings: Settings) -> None:
         return error_response(400, "host_not_allowed",
                               f"this server does not answer to the host {host[:100]!r}; allowed: {names} (any port; "
                               "other names are set with TICKSTREAM_ALLOWED_HOSTS)")
+
+
+# Browsers' own default, written out so that every browser and every embedding context applies it: same-origin
+# requests carry the whole URL, other origins only ours (no path, no query: an embed token or a symbol never leaks
+# to a linked site), and an https page sends nothing to an http one.
+REFERRER_POLICY = "strict-origin-when-cross-origin"
+# The sources besides scripts. style-src needs 'unsafe-inline': Dash components and Plotly set style attributes and
+# insert <style> elements at run time, which no hash can name (styles cannot run code). Plotly draws images and
+# exports through data: and blob: URLs. 'self' in connect-src covers the page's own ws:// and wss:// (CSP 3).
+BASE_DIRECTIVES = (
+    "default-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "worker-src 'self' blob:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+)
+_INLINE_SCRIPT = re.compile(r"<script(?P<attributes>[^>]*)>(?P<body>.*?)</script>", re.IGNORECASE | re.DOTALL)
+# Script types a browser runs (a JSON data block such as Dash's _dash-config is not run, so CSP does not apply).
+_RUN_TYPES = ("", "text/javascript", "application/javascript", "module")
+_TYPE = re.compile(r"""\btype\s*=\s*["']?([^"'\s>]*)""", re.IGNORECASE)
+
+
+def script_hash(body: str) -> str:
+    """The CSP source that allows an inline script with exactly this text.
+
+    >>> script_hash("var renderer = new DashRenderer();")
+    "'sha256-jZlsGVOhUAIcH+4PVs7QuGZkthRMgvT2n0ilH6/zTM0='"
+    """
+    return f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+
+
+def inline_script_hashes(html: str) -> list[str]:
+    """The hashes of the inline scripts a browser would run in ``html`` (not those with ``src``, not data blocks).
+
+    >>> inline_script_hashes('<script>a()</script><script src="/x.js"></script><script type="application/json">{}'
+    ...                      '</script>') == [script_hash("a()")]
+    True
+    """
+    hashes = []
+    for match in _INLINE_SCRIPT.finditer(html):
+        attributes = match.group("attributes")
+        kind = _TYPE.search(attributes)
+        if "src=" in attributes.lower() or (kind and kind.group(1).lower() not in _RUN_TYPES):
+            continue
+        hashes.append(script_hash(match.group("body")))
+    return hashes
+
+
+def content_security_policy(script_hashes: Iterable[str]) -> str:
+    """The policy (without ``frame-ancestors``) for pages whose only inline scripts have ``script_hashes``.
+
+    >>> content_security_policy(["'sha256-x'"]).split("; ")[:2]
+    ["default-src 'self'", "script-src 'self' 'sha256-x'"]
+    """
+    scripts = " ".join(["script-src", "'self'", *dict.fromkeys(script_hashes)])
+    return "; ".join([BASE_DIRECTIVES[0], scripts, *BASE_DIRECTIVES[1:]])
+
+
+def init_security_headers(server: Flask, script_hashes: Callable[[], Sequence[str]]) -> None:
+    """Security headers on every answer. ``script_hashes`` gives the hashes of the inline scripts the pages may run
+    (Dash's renderer and clientside callbacks, the page template's own); it is asked once, at the first answer,
+    when Dash has registered every page's callbacks. api/frame_policy.py adds ``frame-ancestors`` to the same header;
+    whichever hook runs first, the two combine (this one puts its directives before a policy already set)."""
+    policy: list[str] = []
+
+    @server.after_request
+    def _security_headers(response: Response) -> Response:
+        if not policy:
+            policy.append(content_security_policy(script_hashes()))
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", REFERRER_POLICY)
+        existing = headers.get("Content-Security-Policy")
+        headers["Content-Security-Policy"] = policy[0] if existing is None else f"{policy[0]}; {existing}"
+        return response

@@ -17,6 +17,8 @@ import signal
 import socket
 from typing import Any
 
+from werkzeug.serving import WSGIRequestHandler
+
 from feeds.cpu_pool import gevent_patched
 from settings import Settings
 
@@ -48,7 +50,8 @@ def serve(app: Any, settings: Settings) -> None:
     """Serve ``app`` (a Dash app built by create_app) until SIGTERM or SIGINT: gevent unless ``settings.dev``."""
     if settings.dev:
         # Flask's development server with its reloader: code changes restart the process.
-        app.run(host=settings.host, port=settings.port, debug=True, use_reloader=True, threaded=True)
+        app.run(host=settings.host, port=settings.port, debug=True, use_reloader=True, threaded=True,
+                request_handler=QuietRequestHandler)
         return
     if not gevent_patched():
         raise RuntimeError("serving without --dev needs the gevent monkey-patching that `python app.py` applies")
@@ -96,3 +99,11 @@ class _ErrorLog:
 
     def flush(self) -> None:
         return
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """Werkzeug's request handler (the --dev server) with a ``Server`` header that names no versions: the default,
+    ``Werkzeug/3.1.9 Python/3.11.7``, tells a caller which known flaws to try. gevent's server sends none."""
+
+    def version_string(self) -> str:
+        return "Tickstream"

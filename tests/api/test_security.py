@@ -1,15 +1,28 @@
-"""Request-level security over real HTTP and WebSocket handshakes: foreign Host names refused on a loopback bind."""
+"""Request-level security over real HTTP and WebSocket handshakes: foreign Host names refused on a loopback bind,
+the security headers on every answer, no versions in the Server header."""
 
 from __future__ import annotations
 
 import json
+import re
+import threading
 from typing import Any
 
 import pytest
 import requests
 import websocket
+from tests_support import free_port
 
-from api.security import LOOPBACK_NAMES, allowed_hosts, host_allowed, host_name, is_loopback_bind
+from api.security import (
+    LOOPBACK_NAMES,
+    allowed_hosts,
+    content_security_policy,
+    host_allowed,
+    host_name,
+    inline_script_hashes,
+    is_loopback_bind,
+    script_hash,
+)
 from settings import load_settings
 
 REBIND = "rebind.evil.example"
@@ -121,3 +134,70 @@ def test_other_binds_follow_allowed_hosts(inproc_server) -> None:  # type: ignor
     assert requests.get(url, headers={"Host": "tickstream.internal:8000"}, timeout=10).status_code == 200
     _refused(requests.get(url, headers={"Host": "localhost"}, timeout=10), "localhost")
     _refused(requests.get(url, headers={"Host": REBIND}, timeout=10), REBIND)
+
+
+HEADER_PATHS = ["/", "/chart/AAPL", "/health", "/api/v1/market-data/AAPL", "/api/v1/openapi.json", "/api/docs",
+                "/embed/watchlist", "/_dash-layout", "/no-such-page", "/api/v1/no-such-route"]
+
+
+def _script_sources(policy: str) -> list[str]:
+    directives = {part.split()[0]: part.split()[1:] for part in policy.split("; ")}
+    return directives["script-src"]
+
+
+def test_content_security_policy_text() -> None:
+    policy = content_security_policy([script_hash("a()"), script_hash("a()")])
+    assert _script_sources(policy) == ["'self'", script_hash("a()")]
+    assert "default-src 'self'" in policy and "object-src 'none'" in policy and "unsafe-eval" not in policy
+    assert "'unsafe-inline'" not in " ".join(_script_sources(policy))
+    html = ('<script>x()</script><script id="_dash-config" type="application/json">{"a": 1}</script>'
+            '<script type="text/javascript">y()</script><script src="/z.js"></script>')
+    assert inline_script_hashes(html) == [script_hash("x()"), script_hash("y()")]
+
+
+@pytest.mark.parametrize("path", HEADER_PATHS)
+def test_every_answer_carries_the_security_headers(loopback_server, path: str) -> None:  # type: ignore[no-untyped-def]
+    response = requests.get(loopback_server.base_url + path, timeout=10)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    policy = response.headers["Content-Security-Policy"]
+    assert policy.count("frame-ancestors") == 1 and policy.count("default-src") == 1
+    assert policy.startswith("default-src 'self'; script-src 'self' 'sha256-")
+
+
+def test_the_policy_allows_exactly_the_pages_inline_scripts(loopback_server) -> None:  # type: ignore[no-untyped-def]
+    response = requests.get(loopback_server.base_url + "/chart/AAPL", timeout=10)
+    page_hashes = inline_script_hashes(response.text)
+    assert len(page_hashes) >= 2  # the theme bootstrap and Dash's renderer
+    assert set(page_hashes) <= set(_script_sources(response.headers["Content-Security-Policy"]))
+    # An embed keeps its own frame-ancestors (api/frame_policy.py) next to the rest of the policy.
+    embed = requests.get(loopback_server.base_url + "/embed/watchlist", timeout=10).headers["Content-Security-Policy"]
+    assert embed.endswith("frame-ancestors 'self'")
+
+
+def test_no_versions_in_the_server_header(make_server) -> None:  # type: ignore[no-untyped-def]
+    # gevent, as `python app.py` serves.
+    server = make_server()
+    for path in ("/", "/health", "/api/v1/no-such-route"):
+        banner = requests.get(server.base_url + path, timeout=10).headers.get("Server", "")
+        assert not re.search(r"\d", banner) and "werkzeug" not in banner.lower(), banner
+
+
+def test_dev_server_header_names_no_versions() -> None:
+    from werkzeug.serving import make_server as werkzeug_server
+
+    from api.serving import QuietRequestHandler
+
+    def hello(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hi"]
+
+    httpd = werkzeug_server("127.0.0.1", free_port(), hello, request_handler=QuietRequestHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        response = requests.get(f"http://127.0.0.1:{httpd.server_port}/", timeout=10)
+    finally:
+        httpd.shutdown()
+        thread.join(5)
+    assert response.raw.headers.getlist("Server") == ["Tickstream"]
