@@ -32,6 +32,7 @@ from api.metrics import live_data
 from api.openapi import create_openapi_blueprint
 from api.origins import init_origin_policy
 from api.page_routes import init_page_routes
+from api.rate_limits import init_rate_limits
 from api.rest import create_rest_blueprint
 from api.security import init_security, init_security_headers, inline_script_hashes
 from api.serving import serve
@@ -132,6 +133,8 @@ def create_app(settings: Settings | None = None, start_feed: bool = True) -> das
     init_frame_policy(server, settings)
     server.register_blueprint(create_alert_blueprint(alerts, symbol_checker(market)))
     init_websocket_routes(server, hub, settings)
+    # After every API blueprint: the limits attach to the routes registered by now.
+    init_rate_limits(server, settings)
 
     app = dash.Dash(
         __name__,

@@ -109,6 +109,9 @@ class Settings:
     # Host names served (api/security.py): on a loopback bind the loopback names plus these; elsewhere these
     # (empty or "*": any).
     allowed_hosts: tuple[str, ...] = ()
+    # Rate limits per client address and route group (api/rate_limits.py): "group=limit ..." over the defaults, or
+    # "off"; empty: the defaults.
+    rate_limits: str = ""
     # Paper broker (docs/trading.md): starting cash, fill model, short selling.
     paper_cash: float = 100_000.0
     paper_slippage_bps: float = 0.0
@@ -171,6 +174,7 @@ _ENV_NAMES: dict[str, str] = {
     "TICKSTREAM_WS_PROFILE": "ws_profile",
     "TICKSTREAM_EMBED_ORIGINS": "embed_origins",
     "TICKSTREAM_ALLOWED_HOSTS": "allowed_hosts",
+    "TICKSTREAM_RATE_LIMITS": "rate_limits",
     "TICKSTREAM_PAPER_CASH": "paper_cash",
     "TICKSTREAM_PAPER_SLIPPAGE_BPS": "paper_slippage_bps",
     "TICKSTREAM_PAPER_MAX_VOLUME_SHARE": "paper_max_volume_share",

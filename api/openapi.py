@@ -691,7 +691,9 @@ def _document() -> dict[str, Any]:
             "version": API_VERSION,
             "description": "Real-time market data: quotes, history, option chains, signals and service health. "
                            'Errors are `{"error": {"code", "message"}}`. Any route answers 400 `host_not_allowed` '
-                           "to a Host name the server does not serve (docs/security.md).",
+                           "to a Host name the server does not serve, and the market-data, signals and trading routes "
+                           "429 `too_many_requests` (with `Retry-After` and `X-RateLimit-*`) over their rate limit "
+                           "(docs/security.md).",
         },
         "tags": [
             {"name": "market-data", "description": "quotes, candles and option chains"},

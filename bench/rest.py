@@ -103,7 +103,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data_dir:
         port = free_port()
         app = start_app(port, "--interval", "0.05", "--symbols", "AAPL", "--data-dir", data_dir,
-                        env=clean_env(TICKSTREAM_BENCH_PEER_ROUTE="1"))
+                        env=clean_env(TICKSTREAM_BENCH_PEER_ROUTE="1",
+                                      # Throughput from one address is what a rate limit refuses.
+                                      TICKSTREAM_RATE_LIMITS="off"))
         base = f"http://127.0.0.1:{port}"
         try:
             quote = requests.get(base + QUOTE, timeout=5).json()
